@@ -1,1 +1,34 @@
-//! placeholder
+//! krust's public-key infrastructure: the cluster CA, the API server's serving certificate,
+//! client certificates, the TLS configuration built from them, the authentication helpers that
+//! turn a verified client certificate or a static token into an [`Identity`], and kubeconfigs.
+//!
+//! The server calls [`Pki::load_or_create`] on `<data-dir>/tls/` at every start. The first
+//! start creates everything; later starts load it, keep the CA, and re-issue a leaf certificate
+//! only when it must change (new `--tls-san`, close to expiry). All crypto uses `ring`.
+
+// Tests may unwrap; the normal (non-test) build still rejects it in library code.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod ca;
+mod certs;
+mod der;
+mod error;
+mod fsutil;
+mod identity;
+mod kubeconfig;
+mod pem;
+mod pki;
+mod sans;
+mod tls;
+mod token_file;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::PkiError;
+pub use identity::{AUTHENTICATED_GROUP, Identity, identity_from_cert};
+pub use kubeconfig::{kubeconfig, write_kubeconfig};
+pub use pki::{ADMIN_GROUP, ADMIN_USER, Pki, PkiOptions, PkiPaths};
+pub use sans::DEFAULT_SERVICE_IP;
+pub use tls::{ALPN_PROTOCOLS, ring_provider};
+pub use token_file::TokenFile;
