@@ -145,11 +145,9 @@ impl FieldError {
     /// The message without the field path (the `message` of a `StatusCause`).
     pub fn body(&self) -> String {
         let mut s = self.kind.label().to_string();
-        if self.kind.shows_value() {
-            if let Some(v) = &self.value {
-                s.push_str(": ");
-                s.push_str(&render_value(v));
-            }
+        if let (true, Some(v)) = (self.kind.shows_value(), &self.value) {
+            s.push_str(": ");
+            s.push_str(&render_value(v));
         }
         if !self.detail.is_empty() {
             s.push_str(": ");
@@ -252,7 +250,7 @@ mod tests {
             n.body(),
             "Unsupported value: \"Sometimes\": supported values: \"Always\", \"Never\""
         );
-        assert_eq!(join(&[r.clone()]), r.to_string());
+        assert_eq!(join(std::slice::from_ref(&r)), r.to_string());
         assert_eq!(join(&[r.clone(), e.clone()]), format!("[{r}, {e}]"));
     }
 

@@ -9,6 +9,7 @@ pub mod field_error;
 pub mod fields;
 pub mod labels;
 pub mod patch;
+pub mod quantity;
 pub mod registry;
 pub mod schema;
 pub mod status;

@@ -16,8 +16,9 @@ pub struct ApiError {
     pub reason: &'static str,
     /// Human-readable sentence that says what to fix.
     pub message: String,
-    /// `Status.details`, when the error is about a named object.
-    pub details: Option<StatusDetails>,
+    /// `Status.details`, when the error is about a named object (boxed: errors travel in
+    /// `Result`s on every path, so they are kept small).
+    pub details: Option<Box<StatusDetails>>,
 }
 
 /// `Status.details`: which object, and per-field causes.
@@ -94,12 +95,12 @@ impl ApiError {
             code,
             reason,
             message,
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: name.to_string(),
                 group: t.group.to_string(),
                 kind: t.resource.to_string(),
                 ..Default::default()
-            }),
+            })),
         }
     }
 
@@ -194,22 +195,22 @@ impl ApiError {
             code: 422,
             reason: "Invalid",
             message: msg,
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: name.to_string(),
                 group: t.group.to_string(),
                 kind: t.kind.to_string(),
                 causes,
                 ..Default::default()
-            }),
+            })),
         }
     }
     /// 429: too many requests.
     pub fn too_many_requests(message: impl Into<String>, retry_after: u32) -> Self {
         let mut e = Self::new(429, "TooManyRequests", message);
-        e.details = Some(StatusDetails {
+        e.details = Some(Box::new(StatusDetails {
             retry_after_seconds: Some(retry_after),
             ..Default::default()
-        });
+        }));
         e
     }
     /// 500: a fault of ours, never of the client.
@@ -227,10 +228,10 @@ impl ApiError {
     /// 504: waited too long (e.g. for a future resourceVersion).
     pub fn timeout(message: impl Into<String>, retry_after: u32) -> Self {
         let mut e = Self::new(504, "Timeout", message);
-        e.details = Some(StatusDetails {
+        e.details = Some(Box::new(StatusDetails {
             retry_after_seconds: Some(retry_after),
             ..Default::default()
-        });
+        }));
         e
     }
 

@@ -107,6 +107,7 @@ pub fn built_in() -> (Map<String, Value>, Vec<KindSchema>) {
             }
         }
     }
+    crate::patch_meta::apply(&mut schemas, &kinds);
     (schemas, kinds)
 }
 

@@ -6,5 +6,6 @@
 //! `kubectl explain`, strategic merge patch and unknown-field detection.
 
 mod generate;
+mod patch_meta;
 
 pub use generate::{KindSchema, built_in};
