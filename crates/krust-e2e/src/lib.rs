@@ -1,1 +1,310 @@
-//! placeholder
+//! Test harness for end-to-end tests: starts the real `krust` binary on a free port with
+//! its own data directory, and runs the real kubectl and the official Python client
+//! against it. Every process and directory is cleaned up when the harness is dropped.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The krust binary under test: `$KRUST_BIN`, else the workspace's debug build.
+pub fn krust_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("KRUST_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    target.join("debug/krust")
+}
+
+/// The directory of the versioned kubectl binaries (beside the `kubectl` on PATH).
+pub fn kubectl_dir() -> Option<PathBuf> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("readlink -f \"$(command -v kubectl)\"")
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    p.parent().map(Path::to_path_buf)
+}
+
+/// A versioned kubectl (`kubectl.1.27`) if installed.
+pub fn versioned_kubectl(version: &str) -> Option<PathBuf> {
+    let p = kubectl_dir()?.join(format!("kubectl.{version}"));
+    p.exists().then_some(p)
+}
+
+/// The Python with the official client: `$KRUST_PYTHON`, else the virtualenv that
+/// `make test` creates under `target/pyvenv`, else `python3`.
+pub fn python() -> PathBuf {
+    if let Ok(p) = std::env::var("KRUST_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyvenv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running krust server.
+pub struct Cluster {
+    child: Option<Child>,
+    /// Data directory (removed on drop).
+    pub dir: tempfile::TempDir,
+    /// HTTPS port.
+    pub port: u16,
+    /// Extra server flags.
+    pub extra_args: Vec<String>,
+}
+
+impl Cluster {
+    /// Starts a server and waits until it is ready.
+    pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with extra flags.
+    pub fn start_with(extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = Self {
+            child: None,
+            dir,
+            port: free_port(),
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        c.spawn();
+        c.wait_ready();
+        c
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The admin kubeconfig the server wrote.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.data_dir().join("kubeconfig.yaml")
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .unwrap();
+        let child = Command::new(krust_bin())
+            .arg("server")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .arg("--bind-address")
+            .arg("127.0.0.1")
+            .arg("--https-listen-port")
+            .arg(self.port.to_string())
+            .arg("--disable-agent")
+            .args(&self.extra_args)
+            .env("KRUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", krust_bin().display()));
+        self.child = Some(child);
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Waits until `/readyz` answers ok.
+    pub fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!("krust exited early ({status}); log:\n{}", self.log());
+            }
+            if self.kubeconfig().exists() {
+                let out = self.kubectl(&["get", "--raw", "/readyz"]);
+                if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok" {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "krust not ready after 60s; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit; returns whether it exited 0.
+    pub fn stop(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server with SIGKILL.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same data dir and port.
+    pub fn restart(&mut self) {
+        self.spawn();
+        self.wait_ready();
+    }
+
+    fn kubectl_cmd(&self, bin: &Path) -> Command {
+        let mut c = Command::new(bin);
+        c.arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("kubecache"))
+            .env("HOME", self.dir.path());
+        c
+    }
+
+    /// Runs the `kubectl` on PATH (the version dispatcher).
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_cmd(Path::new("kubectl"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs kubectl with stdin.
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        run_with_stdin(self.kubectl_cmd(Path::new("kubectl")).args(args), stdin)
+    }
+
+    /// Runs a specific kubectl binary.
+    pub fn kubectl_with(&self, bin: &Path, args: &[&str]) -> Output {
+        self.kubectl_cmd(bin).args(args).output().unwrap()
+    }
+
+    /// Runs a specific kubectl binary with stdin.
+    pub fn kubectl_with_stdin(&self, bin: &Path, args: &[&str], stdin: &str) -> Output {
+        run_with_stdin(self.kubectl_cmd(bin).args(args), stdin)
+    }
+
+    /// Runs kubectl and returns stdout, failing the test (with stderr) if it fails.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            stderr(&out),
+            stdout(&out)
+        );
+        stdout(&out)
+    }
+
+    /// Runs kubectl with stdin, which must succeed.
+    pub fn ok_stdin(&self, args: &[&str], input: &str) -> String {
+        let out = self.kubectl_stdin(args, input);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}\n{}",
+            stderr(&out),
+            stdout(&out)
+        );
+        stdout(&out)
+    }
+
+    /// Runs kubectl, which must fail; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} should have failed; stdout: {}",
+            stdout(&out)
+        );
+        stderr(&out)
+    }
+
+    /// `kubectl get ... -o json` parsed.
+    pub fn get_json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["get"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["-o", "json"]);
+        serde_json::from_str(&self.ok(&a)).unwrap()
+    }
+
+    /// Runs a Python script from `tests/python/` with the kubeconfig as first argument.
+    pub fn python(&self, script: &str, args: &[&str]) -> Output {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/python")
+            .join(script);
+        Command::new(python())
+            .arg(path)
+            .arg(self.kubeconfig())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Stdout as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}

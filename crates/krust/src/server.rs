@@ -1,0 +1,149 @@
+//! `krust server`: the datastore, certificates, admin kubeconfig and API server.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use krust_apiserver::{ApiServer, Config};
+use krust_pki::{Pki, PkiOptions, TokenFile, write_kubeconfig};
+use krust_store::{CompactionPolicy, EmbeddedConfig, EmbeddedStore, Store};
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::ClusterAuthenticator;
+
+/// Flags of `krust server`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Where the datastore, certificates and kubeconfig live.
+    #[arg(long, default_value = "/var/lib/krust")]
+    pub data_dir: PathBuf,
+    /// Address the API server listens on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+    /// HTTPS port of the API server.
+    #[arg(long, default_value_t = 6443)]
+    pub https_listen_port: u16,
+    /// Extra host name or IP for the serving certificate (repeatable).
+    #[arg(long = "tls-san")]
+    pub tls_san: Vec<String>,
+    /// Also write the admin kubeconfig here.
+    #[arg(long)]
+    pub write_kubeconfig: Option<PathBuf>,
+    /// Static bearer tokens (CSV: token,user,uid,"group1,group2").
+    #[arg(long)]
+    pub token_auth_file: Option<PathBuf>,
+    /// Do not run the node agent in this process.
+    #[arg(long)]
+    pub disable_agent: bool,
+    /// How often the embedded datastore discards history older than this interval
+    /// (as kube-apiserver's --etcd-compaction-interval). 0 turns it off.
+    #[arg(long, default_value = "5m", value_parser = crate::duration::parse)]
+    pub datastore_compaction_interval: std::time::Duration,
+    /// Memory (MiB) the embedded datastore may use to cache pages.
+    #[arg(long, default_value_t = 32)]
+    pub datastore_cache_mb: usize,
+}
+
+fn store_config(args: &ServerArgs) -> EmbeddedConfig {
+    let mut config = EmbeddedConfig {
+        cache_size: args.datastore_cache_mb.max(1) * 1024 * 1024,
+        ..Default::default()
+    };
+    if args.datastore_compaction_interval.is_zero() {
+        config.compaction = CompactionPolicy::manual();
+    } else {
+        config.compaction.interval = Some(args.datastore_compaction_interval);
+        config.compaction.retain_for = Some(args.datastore_compaction_interval);
+    }
+    config
+}
+
+fn server_url(bind: IpAddr, port: u16) -> String {
+    let host = match bind {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        other => other,
+    };
+    match host {
+        IpAddr::V6(v6) => format!("https://[{v6}]:{port}"),
+        IpAddr::V4(v4) => format!("https://{v4}:{port}"),
+    }
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    let mut sans = args.tls_san.clone();
+    if !args.bind_address.is_unspecified() {
+        sans.push(args.bind_address.to_string());
+    }
+    let pki = Pki::load_or_create(&args.data_dir.join("tls"), &PkiOptions { sans, hostname: None })
+        .context("loading or creating certificates")?;
+    let tokens = match &args.token_auth_file {
+        Some(p) => Some(TokenFile::load(p).with_context(|| format!("reading token file {}", p.display()))?),
+        None => None,
+    };
+    let db_dir = args.data_dir.join("db");
+    std::fs::create_dir_all(&db_dir).with_context(|| format!("creating {}", db_dir.display()))?;
+    let store_path = db_dir.join("state.redb");
+    let store: Arc<dyn Store> = Arc::new(
+        EmbeddedStore::open(&store_path, store_config(&args))
+            .with_context(|| format!("opening datastore {}", store_path.display()))?,
+    );
+    let url = server_url(args.bind_address, args.https_listen_port);
+    let kubeconfig = pki.admin_kubeconfig(&url);
+    let kubeconfig_path = args.data_dir.join("kubeconfig.yaml");
+    write_kubeconfig(&kubeconfig_path, &kubeconfig).context("writing admin kubeconfig")?;
+    if let Some(extra) = &args.write_kubeconfig {
+        write_kubeconfig(extra, &kubeconfig)
+            .with_context(|| format!("writing kubeconfig to {}", extra.display()))?;
+    }
+    let config = Config {
+        listen: SocketAddr::new(args.bind_address, args.https_listen_port),
+        tls: Some(pki.server_config().context("building TLS configuration")?),
+        authenticator: Arc::new(ClusterAuthenticator::new(tokens)),
+        advertise_address: None,
+    };
+    let server = ApiServer::new(config, store)
+        .await
+        .context("starting the API server")?;
+    if !args.disable_agent {
+        tracing::info!("the node agent is not part of this build yet; running the control plane only");
+    }
+    tracing::info!(
+        kubeconfig = %kubeconfig_path.display(),
+        url = %url,
+        startup_ms = started.elapsed().as_millis() as u64,
+        "krust server started; use: kubectl --kubeconfig {}",
+        kubeconfig_path.display()
+    );
+    let shutdown = CancellationToken::new();
+    let signals = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        signals.cancel();
+    });
+    server.run(shutdown).await.context("API server")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

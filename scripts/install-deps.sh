@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what krust needs on a fresh Debian 12 machine, only where it is missing.
+#   install-deps.sh run   - to build and run the server
+#   install-deps.sh test  - additionally what the tests need (Python client, ...)
+set -euo pipefail
+
+mode="${1:-run}"
+need_apt=()
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+have cc || need_apt+=(build-essential)
+have pkg-config || need_apt+=(pkg-config)
+have python3 || need_apt+=(python3)
+if [ "$mode" = "test" ]; then
+  have pip3 || have pip || python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+fi
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing system packages: ${need_apt[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "error: missing packages (${need_apt[*]}) and not root; install them or re-run as root" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! have cargo; then
+  echo "error: cargo (Rust 1.90 or newer) is required; see https://rustup.rs" >&2
+  exit 1
+fi
+
+if [ "$mode" = "test" ]; then
+  # The official Python client lives in a virtualenv under target/ so that the system's
+  # Python packages are left alone.
+  venv="target/pyvenv"
+  if ! "$venv/bin/python" -c 'import kubernetes' >/dev/null 2>&1; then
+    echo "installing the official Kubernetes Python client into $venv"
+    python3 -m venv "$venv" 2>/dev/null || {
+      if [ "$(id -u)" -eq 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      fi
+      python3 -m venv "$venv"
+    }
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'kubernetes>=30'
+  fi
+  if ! have kubectl; then
+    echo "warning: kubectl is not on PATH; kubectl end-to-end tests will fail" >&2
+  fi
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "note: cargo-nextest not found; tests run with cargo test" >&2
+  fi
+fi
