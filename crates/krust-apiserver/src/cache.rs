@@ -94,6 +94,29 @@ pub struct CacheEvent {
     /// The object before the change, if any.
     pub prev: Option<Arc<CachedObject>>,
     at: Instant,
+    /// The event as a JSON watch line in the storage version, rendered once and shared by
+    /// every watcher that sends it unchanged (the common case).
+    line: std::sync::OnceLock<Bytes>,
+}
+
+impl CacheEvent {
+    /// `{"type":..,"object":..}\n` for this event's own type, rendered on first use.
+    pub fn json_line(&self) -> Bytes {
+        self.line
+            .get_or_init(|| watch_line(self.kind, &self.object.stored, self.rv))
+            .clone()
+    }
+}
+
+/// Renders one JSON watch event line from stored bytes.
+pub fn watch_line(kind: WatchKind, stored_bytes: &[u8], rv: u64) -> Bytes {
+    let mut out = bytes::BytesMut::with_capacity(stored_bytes.len() + 64);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    crate::stored::render_into(&mut out, stored_bytes, rv);
+    out.extend_from_slice(b"}\n");
+    out.freeze()
 }
 
 /// Which objects a list or watch wants.
@@ -229,6 +252,7 @@ impl ResourceCache {
                     object: obj,
                     prev,
                     at: Instant::now(),
+                    line: std::sync::OnceLock::new(),
                 }
             }
             EventKind::Delete => {
@@ -241,6 +265,7 @@ impl ResourceCache {
                     object: last.clone(),
                     prev: Some(last),
                     at: Instant::now(),
+                    line: std::sync::OnceLock::new(),
                 }
             }
         };
@@ -346,6 +371,7 @@ impl ResourceCache {
                         object: o.clone(),
                         prev: None,
                         at: Instant::now(),
+                        line: std::sync::OnceLock::new(),
                     })
                 })
                 .collect(),

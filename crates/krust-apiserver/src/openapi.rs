@@ -337,7 +337,7 @@ fn reachable(schemas: &Schemas, roots: BTreeSet<String>) -> Map<String, Value> {
         if out.contains_key(&name) {
             continue;
         }
-        let Some(s) = schemas.components().get(&name) else {
+        let Some(s) = schemas.component(&name) else {
             continue;
         };
         collect_refs(s, &mut todo);

@@ -2,10 +2,17 @@
 //! depends on this crate; every component lives in its own library.
 
 mod auth;
+mod bench;
 mod duration;
 mod server;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of glibc malloc: the API server allocates and frees many small JSON
+/// values per request from several threads, where glibc's arenas cost both time and
+/// memory (measured in BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// krust: a Kubernetes-compatible container orchestrator in one binary.
 #[derive(Debug, Parser)]
@@ -19,6 +26,9 @@ struct Cli {
 enum Command {
     /// Run the control plane (API server and datastore).
     Server(server::ServerArgs),
+    /// Run a benchmark and print its results as JSON.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn init_tracing() {
@@ -36,5 +46,6 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(args)),
+        Command::Bench(cmd) => runtime.block_on(bench::run(cmd)),
     }
 }

@@ -193,6 +193,8 @@ impl Watcher {
                 self.sent_columns = true;
                 Ok(event_line(kind.as_str(), &table))
             }
+            _ if ctx.def.is_storage_version() && kind == ev.kind => Ok(ev.json_line()),
+            _ if ctx.def.is_storage_version() => Ok(crate::cache::watch_line(kind, &ev.object.stored, ev.rv)),
             _ => {
                 let obj = ctx.state.render_served(&ctx.def, &ev.object.stored, ev.rv)?;
                 let mut out = Vec::with_capacity(obj.len() + 32);

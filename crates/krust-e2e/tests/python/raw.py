@@ -121,6 +121,54 @@ def bad_input(server, ca, cert, key):
     expect(not {"x", "big"} & set(names), f"rejected objects were stored: {names}")
 
 
+
+def negotiation(server, ca, cert, key):
+    import gzip
+
+    ctx = context(ca, cert, key)
+    # OpenAPI: hashed documents are cacheable, and the ETag answers 304.
+    code, _, body = request(server, ctx, "GET", "/openapi/v3")
+    url = json.loads(body)["paths"]["apis/apps/v1"]["serverRelativeURL"]
+    code, headers, body = request(server, ctx, "GET", url)
+    expect(code == 200 and "immutable" in headers.get("Cache-Control", ""), f"openapi doc {code} {dict(headers)}")
+    doc = json.loads(body)
+    patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+    expect(patch["x-kubernetes-group-version-kind"]["kind"] == "Deployment", "PATCH carries the GVK")
+    expect(any(p["name"] == "fieldValidation" for p in patch["parameters"]), "PATCH has fieldValidation")
+    schema = doc["components"]["schemas"]["io.k8s.api.apps.v1.Deployment"]
+    expect(schema["x-kubernetes-group-version-kind"][0]["kind"] == "Deployment", "schema carries the GVK")
+    etag = headers["ETag"]
+    code, _, _ = request(server, ctx, "GET", url, headers={"If-None-Match": etag})
+    expect(code == 304, f"If-None-Match should give 304, got {code}")
+    # YAML out.
+    code, headers, body = request(server, ctx, "GET", "/api/v1/namespaces/default", headers={"Accept": "application/yaml"})
+    expect(code == 200 and headers["Content-Type"].startswith("application/yaml") and b"name: default" in body, f"yaml {code} {body[:200]}")
+    # YAML in.
+    y = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  k: v\n"
+    code, _, body = request(server, ctx, "POST", "/api/v1/namespaces/default/configmaps", y, {"Content-Type": "application/yaml"})
+    expect(code == 201, f"yaml create {code} {body[:200]}")
+    # Table with the whole object, and metadata-only views.
+    tbl = "application/json;as=Table;v=v1;g=meta.k8s.io"
+    code, headers, body = request(server, ctx, "GET", "/api/v1/namespaces/default/configmaps?includeObject=Object", headers={"Accept": tbl})
+    t = json.loads(body)
+    expect(t["kind"] == "Table" and t["rows"][0]["object"]["kind"] == "ConfigMap", f"table with objects {t}")
+    expect([c["name"] for c in t["columnDefinitions"]][:3] == ["Name", "Data", "Age"], t["columnDefinitions"])
+    pom = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"
+    code, headers, body = request(server, ctx, "GET", "/api/v1/namespaces/default/configmaps", headers={"Accept": pom})
+    m = json.loads(body)
+    expect(m["kind"] == "PartialObjectMetadataList" and "data" not in m["items"][0], f"metadata list {m}")
+    code, _, body = request(server, ctx, "GET", "/api/v1/namespaces/default/configmaps", headers={"Accept": "application/vnd.kubernetes.protobuf"})
+    expect(code == 406, f"protobuf-only Accept should be 406, got {code}")
+    # Large responses are gzipped when asked.
+    for i in range(40):
+        blob = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"blob-{i}"}, "data": {"x": "y" * 8000}}).encode()
+        request(server, ctx, "POST", "/api/v1/namespaces/default/configmaps", blob, {"Content-Type": "application/json"})
+    code, headers, body = request(server, ctx, "GET", "/api/v1/namespaces/default/configmaps", headers={"Accept-Encoding": "gzip"})
+    expect(headers.get("Content-Encoding") == "gzip", f"large list not gzipped: {dict(headers)}")
+    items = json.loads(gzip.decompress(body))["items"]
+    expect(len(items) >= 40, "gzipped list decodes")
+
+
 def main():
     kubeconfig, case, *rest = sys.argv[1:]
     server, ca, cert, key = load(kubeconfig)

@@ -1,0 +1,73 @@
+//! Starting and stopping a krust server process, and reading its memory use.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::BenchError;
+
+/// A krust server child process.
+pub struct Server {
+    child: Child,
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> Result<u16, BenchError> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Server {
+    /// Starts `krust server` from `binary` on `data_dir`.
+    pub fn start(binary: &Path, data_dir: &Path, port: u16) -> Result<Self, BenchError> {
+        let log = std::fs::File::create(data_dir.with_extension("log"))?;
+        let child = Command::new(binary)
+            .args(["server", "--bind-address", "127.0.0.1", "--disable-agent"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--https-listen-port")
+            .arg(port.to_string())
+            .env("KRUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| BenchError::Server(format!("cannot start {}: {e}", binary.display())))?;
+        Ok(Self { child })
+    }
+
+    /// Resident memory of the server process, in MiB.
+    pub fn rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map(|kb| (kb / 1024.0 * 10.0).round() / 10.0)
+            .unwrap_or(0.0)
+    }
+
+    /// Stops with SIGTERM and waits.
+    pub fn stop(mut self) -> Result<(), BenchError> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

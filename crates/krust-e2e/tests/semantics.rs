@@ -1,0 +1,130 @@
+//! Deletion semantics (graceful pod deletion, finalizers, propagation policies, terminating
+//! namespaces), field validation levels, and content negotiation details.
+
+// Test helpers may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use krust_e2e::{Cluster, stderr, stdout};
+
+const BOUND_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bound\nspec:\n  nodeName: node-1\n  containers:\n  - name: c\n    image: busybox\n";
+const FREE_POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: free\nspec:\n  containers:\n  - name: c\n    image: busybox\n";
+
+#[test]
+fn graceful_pod_deletion_waits_for_the_node() {
+    let c = Cluster::start();
+    c.ok_stdin(&["create", "-f", "-"], BOUND_POD);
+    c.ok_stdin(&["create", "-f", "-"], FREE_POD);
+    let p = c.get_json(&["pod", "free"]);
+    assert_eq!(p["status"]["phase"], "Pending");
+    assert_eq!(p["status"]["qosClass"], "BestEffort");
+    // An unscheduled pod goes at once.
+    c.ok(&["delete", "pod", "free"]);
+    assert!(c.fails(&["get", "pod", "free"]).contains("NotFound"));
+    // A pod bound to a node is only marked; its node confirms later.
+    c.ok(&["delete", "pod", "bound", "--wait=false"]);
+    let p = c.get_json(&["pod", "bound"]);
+    assert!(p["metadata"]["deletionTimestamp"].is_string(), "{p}");
+    assert_eq!(p["metadata"]["deletionGracePeriodSeconds"], 30);
+    let table = c.ok(&["get", "pod", "bound"]);
+    assert!(table.contains("Terminating"), "{table}");
+    // Grace period 0 (what the node sends, or --force) removes it.
+    c.ok(&["delete", "pod", "bound", "--grace-period=0", "--force"]);
+    assert!(c.fails(&["get", "pod", "bound"]).contains("NotFound"));
+}
+
+#[test]
+fn propagation_policies_are_recorded_as_finalizers() {
+    let c = Cluster::start();
+    c.ok(&["create", "deployment", "fg", "--image=nginx"]);
+    c.ok(&["create", "deployment", "orphan", "--image=nginx"]);
+    c.ok(&[
+        "delete",
+        "deployment",
+        "fg",
+        "--cascade=foreground",
+        "--wait=false",
+    ]);
+    let d = c.get_json(&["deploy", "fg"]);
+    assert_eq!(
+        d["metadata"]["finalizers"],
+        serde_json::json!(["foregroundDeletion"]),
+        "{d}"
+    );
+    assert!(d["metadata"]["deletionTimestamp"].is_string());
+    c.ok(&[
+        "delete",
+        "deployment",
+        "orphan",
+        "--cascade=orphan",
+        "--wait=false",
+    ]);
+    let d = c.get_json(&["deploy", "orphan"]);
+    assert_eq!(d["metadata"]["finalizers"], serde_json::json!(["orphan"]), "{d}");
+    // Background (the default) deletes at once; the garbage collector handles dependents.
+    c.ok(&["create", "deployment", "bg", "--image=nginx"]);
+    c.ok(&["delete", "deployment", "bg"]);
+    assert!(c.fails(&["get", "deploy", "bg"]).contains("NotFound"));
+}
+
+#[test]
+fn terminating_namespace_refuses_new_objects() {
+    let c = Cluster::start();
+    c.ok(&["create", "namespace", "closing"]);
+    c.ok_stdin(
+        &["apply", "-n", "closing", "-f", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers: [example.com/hold]\n",
+    );
+    c.ok(&["delete", "namespace", "closing", "--wait=false"]);
+    let ns = c.get_json(&["namespace", "closing"]);
+    assert_eq!(ns["status"]["phase"], "Terminating", "{ns}");
+    let err = c.fails(&["create", "configmap", "late", "-n", "closing"]);
+    assert!(
+        err.contains("Forbidden") || err.contains("being terminated"),
+        "{err}"
+    );
+    c.ok(&[
+        "patch",
+        "configmap",
+        "held",
+        "-n",
+        "closing",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":[]}}"#,
+    ]);
+    c.ok(&["wait", "--for=delete", "namespace/closing", "--timeout=60s"]);
+}
+
+#[test]
+fn field_validation_levels() {
+    let c = Cluster::start();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fv\nbogus: 1\ndata:\n  a: b\n";
+    let strict = c.kubectl_stdin(&["apply", "-f", "-"], cm);
+    assert!(!strict.status.success());
+    assert!(
+        stderr(&strict).contains("strict decoding error: unknown field \"bogus\""),
+        "{}",
+        stderr(&strict)
+    );
+    let warn = c.kubectl_stdin(&["apply", "--validate=warn", "-f", "-"], cm);
+    assert!(warn.status.success(), "{}", stderr(&warn));
+    assert!(
+        stderr(&warn).contains("unknown field \"bogus\""),
+        "warning expected: {}",
+        stderr(&warn)
+    );
+    let ignore = c.kubectl_stdin(
+        &["create", "--validate=false", "-f", "-"],
+        &cm.replace("name: fv", "name: fv2"),
+    );
+    assert!(ignore.status.success(), "{}", stderr(&ignore));
+    assert!(!stderr(&ignore).contains("unknown field"), "{}", stderr(&ignore));
+    assert!(c.get_json(&["configmap", "fv2"]).get("bogus").is_none());
+}
+
+#[test]
+fn content_negotiation_details() {
+    let c = Cluster::start();
+    let out = c.python("raw.py", &["negotiation"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+}

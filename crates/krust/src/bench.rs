@@ -1,0 +1,42 @@
+//! `krust bench ...`: runs a benchmark from krust-bench against this very binary.
+
+use clap::{Args, Subcommand};
+
+/// Benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// API server and datastore: creates, lists, watches, memory, time to ready.
+    Api(ApiArgs),
+}
+
+/// Flags of `krust bench api`.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Pods to create.
+    #[arg(long, default_value_t = 10_000)]
+    pub pods: usize,
+    /// Concurrent clients creating pods.
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    /// Concurrent watchers that must each see every pod.
+    #[arg(long, default_value_t = 100)]
+    pub watchers: usize,
+}
+
+/// Runs a benchmark and prints its JSON.
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    let binary = std::env::current_exe()?;
+    let report = match cmd {
+        BenchCommand::Api(a) => {
+            krust_bench::api::run(krust_bench::api::Options {
+                binary,
+                pods: a.pods,
+                clients: a.clients,
+                watchers: a.watchers,
+            })
+            .await?
+        }
+    };
+    println!("{report}");
+    Ok(())
+}
