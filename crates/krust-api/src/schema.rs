@@ -4,14 +4,28 @@
 //! schema of field X here?" and "how does this list merge?"; `SchemaNode` answers those
 //! questions and resolves `$ref`s into `components.schemas`.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 const REF_PREFIX: &str = "#/components/schemas/";
 
+/// Components whose content upstream decodes as raw JSON, whatever their OpenAPI `type`
+/// says: an embedded object (`RawExtension`, e.g. a ControllerRevision's `data`), a field
+/// set (`FieldsV1`) and any JSON value (`JSON`, e.g. a CRD schema's `default`).
+const RAW_JSON: &[&str] = &[
+    "io.k8s.apimachinery.pkg.runtime.RawExtension",
+    "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1",
+    "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON",
+];
+
 /// A set of named component schemas, as in `components.schemas` of an OpenAPI v3 document.
+///
+/// Held in a hash map: every `$ref` followed while checking or patching an object is a
+/// lookup by a long, shared-prefix name, which an ordered map makes expensive.
 #[derive(Debug, Clone, Default)]
 pub struct Schemas {
-    components: Map<String, Value>,
+    components: HashMap<String, Value>,
 }
 
 /// How a list (or object) merges under strategic merge patch.
@@ -26,12 +40,14 @@ pub struct PatchStrategy {
 impl Schemas {
     /// Wraps a `components.schemas` map.
     pub fn new(components: Map<String, Value>) -> Self {
-        Self { components }
+        Self {
+            components: components.into_iter().collect(),
+        }
     }
 
-    /// The component schemas.
-    pub fn components(&self) -> &Map<String, Value> {
-        &self.components
+    /// The component schema of a name.
+    pub fn component(&self, name: &str) -> Option<&Value> {
+        self.components.get(name)
     }
 
     /// A node for the named component (e.g. `io.k8s.api.core.v1.Pod`).
@@ -84,6 +100,39 @@ impl<'a> SchemaNode<'a> {
         s
     }
 
+    /// The name of the last component `resolved` reached through `$ref`s, if any.
+    fn resolved_name(&self) -> Option<&'a str> {
+        let mut s = self.schema;
+        let mut name = None;
+        for _ in 0..8 {
+            if let Some(n) = s
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix(REF_PREFIX))
+            {
+                match self.schemas.components.get(n) {
+                    Some(t) => {
+                        name = Some(n);
+                        s = t;
+                    }
+                    None => return name,
+                }
+            } else if let Some(Value::Array(all)) = s.get("allOf")
+                && let [one] = all.as_slice()
+            {
+                s = one;
+            } else {
+                return name;
+            }
+        }
+        name
+    }
+
+    /// True where any JSON value is accepted as is (see `RAW_JSON`).
+    pub fn is_raw_json(&self) -> bool {
+        self.resolved_name().is_some_and(|n| RAW_JSON.contains(&n))
+    }
+
     /// The raw schema value at this node (after resolving references).
     pub fn value(&self) -> &'a Value {
         self.resolved()
@@ -109,8 +158,12 @@ impl<'a> SchemaNode<'a> {
         self.schema.get(name).or_else(|| self.resolved().get(name))
     }
 
-    /// The `type` keyword (`object`, `array`, `string`, `integer`, `number`, `boolean`).
+    /// The `type` keyword (`object`, `array`, `string`, `integer`, `number`, `boolean`);
+    /// none for raw JSON (`is_raw_json`), which takes a value of any type.
     pub fn type_name(&self) -> Option<&'a str> {
+        if self.is_raw_json() {
+            return None;
+        }
         self.keyword("type").and_then(Value::as_str)
     }
 
@@ -150,9 +203,13 @@ impl<'a> SchemaNode<'a> {
         }
     }
 
-    /// True for `x-kubernetes-preserve-unknown-fields: true` or a schema that says nothing
-    /// about its shape (no type, properties, items or references).
+    /// True for `x-kubernetes-preserve-unknown-fields: true`, raw JSON (`is_raw_json`) or
+    /// a schema that says nothing about its shape (no type, properties, items or
+    /// references).
     pub fn preserves_unknown(&self) -> bool {
+        if self.is_raw_json() {
+            return true;
+        }
         if self
             .keyword("x-kubernetes-preserve-unknown-fields")
             .and_then(Value::as_bool)
@@ -237,5 +294,32 @@ mod tests {
         let item = containers.items().unwrap();
         assert_eq!(item.required().collect::<Vec<_>>(), vec!["name"]);
         assert!(item.property("image").is_none());
+    }
+
+    #[test]
+    fn raw_json_takes_anything() {
+        let comps = json!({
+            "io.k8s.apimachinery.pkg.runtime.RawExtension": {"type": "object"},
+            "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON": {"type": "object"},
+            "Revision": {"type": "object", "properties": {
+                "data": {"$ref": "#/components/schemas/io.k8s.apimachinery.pkg.runtime.RawExtension"},
+                "default": {"allOf": [{"$ref": "#/components/schemas/io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.JSON"}]},
+                "status": {"$ref": "#/components/schemas/Empty"}}},
+            "Empty": {"type": "object"}
+        });
+        let s = Schemas::new(comps.as_object().cloned().unwrap_or_default());
+        let rev = s.named("Revision").unwrap();
+        for field in ["data", "default"] {
+            let node = rev.property(field).unwrap();
+            assert!(node.is_raw_json(), "{field}");
+            assert!(node.preserves_unknown(), "{field}");
+            assert_eq!(node.type_name(), None, "{field}");
+        }
+        // An ordinary empty struct keeps its type and takes no unknown fields.
+        let empty = rev.property("status").unwrap();
+        assert!(!empty.is_raw_json());
+        assert!(!empty.preserves_unknown());
+        assert_eq!(empty.type_name(), Some("object"));
+        assert!(!rev.is_raw_json());
     }
 }
