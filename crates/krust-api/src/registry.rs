@@ -5,6 +5,14 @@
 //! and v2) or under two groups (Event in core/v1 and events.k8s.io/v1); such variants share
 //! one storage location and are converted on the way in and out.
 
+/// Kinds that are answered on the spot and never stored (reviews, bindings).
+pub const EPHEMERAL_KINDS: &[&str] = &[
+    "Binding",
+    "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "SelfSubjectReview",
+];
+
 /// The verbs of an ordinary read-write resource.
 pub const ALL_VERBS: &[&str] = &[
     "create",
@@ -268,6 +276,30 @@ const BUILT_IN: &[Def] = &[
     Def {
         verbs: CREATE_ONLY,
         ..d(
+            "authentication.k8s.io/v1",
+            "SelfSubjectReview",
+            "selfsubjectreviews",
+            CL,
+            &[],
+            false,
+            &[],
+        )
+    },
+    Def {
+        verbs: CREATE_ONLY,
+        ..d(
+            "authorization.k8s.io/v1",
+            "SelfSubjectRulesReview",
+            "selfsubjectrulesreviews",
+            CL,
+            &[],
+            false,
+            &[],
+        )
+    },
+    Def {
+        verbs: CREATE_ONLY,
+        ..d(
             "authorization.k8s.io/v1",
             "SelfSubjectAccessReview",
             "selfsubjectaccessreviews",
@@ -473,7 +505,7 @@ pub fn built_in() -> Vec<ResourceDef> {
                 Some(v) => (sg.to_string(), v.to_string()),
                 None => (group.to_string(), version.to_string()),
             };
-            let ephemeral = def.kind == "SelfSubjectAccessReview" || def.kind == "Binding";
+            let ephemeral = EPHEMERAL_KINDS.contains(&def.kind);
             ResourceDef {
                 group: group.to_string(),
                 version: version.to_string(),

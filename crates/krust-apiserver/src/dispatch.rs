@@ -83,12 +83,14 @@ async fn maybe_gzip(resp: Resp) -> Resp {
     }
 }
 
+/// A verified client certificate wins; otherwise a bearer token (as upstream's union of
+/// authenticators: the first that succeeds decides).
 fn authenticate(state: &State, conn: &ConnInfo, headers: &HeaderMap) -> Option<User> {
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if let Some(token) = authn::bearer(auth) {
-        return state.authn.authenticate_token(token);
+    if let Some(user) = &conn.cert_user {
+        return Some(user.clone());
     }
-    conn.cert_user.clone()
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    authn::bearer(auth).and_then(|token| state.authn.authenticate_token(token))
 }
 
 async fn read_body(body: Incoming) -> Result<Bytes, ApiError> {
@@ -111,7 +113,7 @@ async fn route_request(
     let route = route::parse(req.uri().path());
     match route {
         Route::Health(check) => return Ok(health(&state, check)),
-        Route::Version => return Ok(respond::json(200, &version::info())),
+        Route::Version => return Ok(respond::json(200, &version::info(&state.build))),
         _ => {}
     }
     let Some(user) = authenticate(&state, &conn, req.headers()) else {

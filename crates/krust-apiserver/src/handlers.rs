@@ -107,6 +107,12 @@ impl Ctx {
 
     /// Responds with one object given as a served-version value.
     pub fn respond_value(&self, code: u16, v: &Value) -> Result<Resp, ApiError> {
+        self.respond_value_as(&self.def, code, v)
+    }
+
+    /// Responds with an object of another kind than the path's resource (e.g. a Scale),
+    /// so that Tables use that kind's columns.
+    pub fn respond_value_as(&self, def: &ResourceDef, code: u16, v: &Value) -> Result<Resp, ApiError> {
         Ok(match self.output()? {
             Output::Json => respond::json(code, v),
             Output::Yaml => respond::bytes(code, "application/yaml", render::yaml(v)?),
@@ -121,7 +127,7 @@ impl Ctx {
                     resource_version: rv,
                     ..Default::default()
                 };
-                let t = render::table(&self.def, std::slice::from_ref(v), &meta, include, beta, true);
+                let t = render::table(def, std::slice::from_ref(v), &meta, include, beta, true);
                 respond::bytes(
                     code,
                     render::table_content_type(beta),

@@ -41,7 +41,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 pub use authn::{Authenticator, User};
-pub use version::GIT_VERSION;
+pub use version::{BuildInfo, GIT_VERSION};
 
 /// How to run the API server.
 pub struct Config {
@@ -53,6 +53,8 @@ pub struct Config {
     pub authenticator: Arc<dyn Authenticator>,
     /// `host:port` advertised to clients in discovery.
     pub advertise_address: Option<String>,
+    /// Commit and date of this build, for `/version`.
+    pub build: BuildInfo,
 }
 
 /// Failures starting the API server.
@@ -152,6 +154,7 @@ impl ApiServer {
             ready: AtomicBool::new(false),
             server_address: advertise,
             shutdown: CancellationToken::new(),
+            build: config.build,
         });
         Ok(Self {
             state,

@@ -141,10 +141,35 @@ impl ListOptions {
             timeout_seconds: q.uint("timeoutSeconds")?,
             send_initial_events,
         };
-        if opts.rv_match.is_some() && opts.resource_version.is_none() {
-            return Err(ApiError::bad_request(
-                "resourceVersionMatch is forbidden unless resourceVersion is provided",
-            ));
+        if opts.watch {
+            // Watch lists (client-go's WatchListClient) start from a consistent snapshot.
+            match opts.send_initial_events {
+                Some(_) if !opts.bookmarks => {
+                    return Err(ApiError::bad_request(
+                        "sendInitialEvents requires setting allowWatchBookmarks to true",
+                    ));
+                }
+                Some(_) if opts.rv_match != Some(RvMatch::NotOlderThan) => {
+                    return Err(ApiError::bad_request(
+                        "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                    ));
+                }
+                None if opts.rv_match.is_some() => {
+                    return Err(ApiError::bad_request(
+                        "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                    ));
+                }
+                _ => {}
+            }
+        } else {
+            if opts.send_initial_events.is_some() {
+                return Err(ApiError::bad_request("sendInitialEvents is forbidden for list"));
+            }
+            if opts.rv_match.is_some() && opts.resource_version.is_none() {
+                return Err(ApiError::bad_request(
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                ));
+            }
         }
         if opts.continue_token.is_some() && opts.resource_version.is_some() {
             return Err(ApiError::bad_request(
@@ -257,6 +282,26 @@ mod tests {
         assert_eq!(o.rv().unwrap(), Some(12));
         assert!(ListOptions::parse(&Query::parse(Some("limit=x"))).is_err());
         assert!(ListOptions::parse(&Query::parse(Some("resourceVersionMatch=Exact"))).is_err());
+        let wl = "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true";
+        assert_eq!(
+            ListOptions::parse(&Query::parse(Some(wl)))
+                .unwrap()
+                .send_initial_events,
+            Some(true)
+        );
+        assert!(
+            ListOptions::parse(&Query::parse(Some(
+                "watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
+            )))
+            .is_err()
+        );
+        assert!(
+            ListOptions::parse(&Query::parse(Some(
+                "watch=1&resourceVersionMatch=NotOlderThan&resourceVersion=1"
+            )))
+            .is_err()
+        );
+        assert!(ListOptions::parse(&Query::parse(Some("sendInitialEvents=true"))).is_err());
         assert!(ListOptions::parse(&Query::parse(Some("continue=abc&resourceVersion=3"))).is_err());
         assert_eq!(
             ListOptions::parse(&Query::parse(Some("resourceVersion=abc")))

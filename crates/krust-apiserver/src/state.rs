@@ -43,6 +43,8 @@ pub struct State {
     pub server_address: String,
     /// Cancelled at shutdown; long requests (watches) end with it.
     pub shutdown: CancellationToken,
+    /// Commit and date of this build.
+    pub build: crate::version::BuildInfo,
 }
 
 /// Maps a store failure onto a Status.

@@ -97,10 +97,10 @@ pub async fn wait_ready(
     limit: Duration,
 ) -> Result<Duration, BenchError> {
     loop {
-        if let Ok(mut c) = Conn::connect(port, tls.clone()).await {
-            if let Ok((StatusCode::OK, _)) = c.request(Method::GET, "/readyz", None).await {
-                return Ok(started.elapsed());
-            }
+        if let Ok(mut c) = Conn::connect(port, tls.clone()).await
+            && let Ok((StatusCode::OK, _)) = c.request(Method::GET, "/readyz", None).await
+        {
+            return Ok(started.elapsed());
         }
         if started.elapsed() > limit {
             return Err(BenchError::Server(format!("not ready after {limit:?}")));

@@ -92,6 +92,16 @@ fn explain_uses_openapi_v3() {
 }
 
 #[test]
+fn whoami_and_can_i_list() {
+    let c = Cluster::start();
+    let who = c.ok(&["auth", "whoami"]);
+    assert!(who.contains("admin") && who.contains("system:masters"), "{who}");
+    let list = c.ok(&["auth", "can-i", "--list"]);
+    assert!(list.contains("*.*"), "{list}");
+    assert_eq!(c.ok(&["auth", "can-i", "delete", "nodes"]).trim(), "yes");
+}
+
+#[test]
 fn anonymous_requests_are_rejected() {
     let c = Cluster::start();
     let out = c.python("raw.py", &["anonymous"]);

@@ -123,6 +123,19 @@ fn field_validation_levels() {
 }
 
 #[test]
+fn scale_subresource_prints_as_scale() {
+    let c = Cluster::start();
+    c.ok(&["create", "deployment", "web", "--image=nginx", "--replicas=3"]);
+    let out = c.ok(&["get", "deployment", "web", "--subresource=scale"]);
+    assert!(out.starts_with("NAME") && !out.contains("UP-TO-DATE"), "{out}");
+    let s: serde_json::Value =
+        serde_json::from_str(&c.ok(&["get", "deployment", "web", "--subresource=scale", "-o", "json"]))
+            .unwrap();
+    assert_eq!(s["kind"], "Scale");
+    assert_eq!(s["spec"]["replicas"], 3);
+}
+
+#[test]
 fn content_negotiation_details() {
     let c = Cluster::start();
     let out = c.python("raw.py", &["negotiation"]);

@@ -120,6 +120,13 @@ fn python_watch_resume_selectors_and_gone() {
 }
 
 #[test]
+fn watch_list_streams_initial_events_then_a_bookmark() {
+    let c = Cluster::start();
+    let out = c.python("raw.py", &["watch_list"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+}
+
+#[test]
 fn watch_from_a_version_lost_in_a_restart_is_gone() {
     let mut c = Cluster::start();
     c.ok(&["create", "configmap", "before"]);

@@ -86,6 +86,8 @@ pub fn built_in() -> (Map<String, Value>, Vec<KindSchema>) {
         storage::StorageClass,
         apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
         api::authorization::v1::SelfSubjectAccessReview,
+        api::authorization::v1::SelfSubjectRulesReview,
+        api::authentication::v1::SelfSubjectReview,
     );
     add_plain::<apimachinery::pkg::apis::meta::v1::Status>(&mut generator);
     add_plain::<apimachinery::pkg::apis::meta::v1::DeleteOptions>(&mut generator);

@@ -9,6 +9,9 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("empty duration".into());
     }
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
     let mut total = Duration::ZERO;
     let mut rest = s;
     while !rest.is_empty() {
@@ -48,6 +51,7 @@ mod tests {
         assert_eq!(parse("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse("1h30m10s"), Ok(Duration::from_secs(5410)));
         assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse("0"), Ok(Duration::ZERO));
         assert!(parse("").is_err());
         assert!(parse("5").is_err());
         assert!(parse("m").is_err());

@@ -1,12 +1,12 @@
 //! `krust server`: the datastore, certificates, admin kubeconfig and API server.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use krust_apiserver::{ApiServer, Config};
+use krust_apiserver::{ApiServer, BuildInfo, Config};
 use krust_pki::{Pki, PkiOptions, TokenFile, write_kubeconfig};
 use krust_store::{CompactionPolicy, EmbeddedConfig, EmbeddedStore, Store};
 use tokio_util::sync::CancellationToken;
@@ -72,11 +72,48 @@ fn server_url(bind: IpAddr, port: u16) -> String {
     }
 }
 
+/// Creates `dir` (and parents) readable only by the owner, and tightens it if it exists:
+/// the data dir holds keys and every Secret.
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data directory was readable by others; setting it to 0700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Holds an exclusive lock on `<data-dir>/krust.lock` for the life of the server, so a
+/// second server on the same directory stops before it touches anything.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("krust.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another krust server is already using the data directory {} (stop it first, or choose another --data-dir)",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
+    }
+}
+
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating data dir {}", args.data_dir.display()))?;
+    private_dir(&args.data_dir)?;
+    let _lock = lock_data_dir(&args.data_dir)?;
     let mut sans = args.tls_san.clone();
     if !args.bind_address.is_unspecified() {
         sans.push(args.bind_address.to_string());
@@ -88,12 +125,31 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         None => None,
     };
     let db_dir = args.data_dir.join("db");
-    std::fs::create_dir_all(&db_dir).with_context(|| format!("creating {}", db_dir.display()))?;
+    private_dir(&db_dir)?;
     let store_path = db_dir.join("state.redb");
     let store: Arc<dyn Store> = Arc::new(
         EmbeddedStore::open(&store_path, store_config(&args))
             .with_context(|| format!("opening datastore {}", store_path.display()))?,
     );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&store_path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {}", store_path.display()))?;
+    }
+    let config = Config {
+        listen: SocketAddr::new(args.bind_address, args.https_listen_port),
+        tls: Some(pki.server_config().context("building TLS configuration")?),
+        authenticator: Arc::new(ClusterAuthenticator::new(tokens)),
+        advertise_address: None,
+        build: BuildInfo {
+            git_commit: env!("KRUST_GIT_COMMIT").to_string(),
+            build_date: env!("KRUST_BUILD_DATE").to_string(),
+        },
+    };
+    let server = ApiServer::new(config, store)
+        .await
+        .context("starting the API server")?;
+    // The kubeconfig exists before /readyz answers 200 (that happens in `run`).
     let url = server_url(args.bind_address, args.https_listen_port);
     let kubeconfig = pki.admin_kubeconfig(&url);
     let kubeconfig_path = args.data_dir.join("kubeconfig.yaml");
@@ -102,23 +158,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         write_kubeconfig(extra, &kubeconfig)
             .with_context(|| format!("writing kubeconfig to {}", extra.display()))?;
     }
-    let config = Config {
-        listen: SocketAddr::new(args.bind_address, args.https_listen_port),
-        tls: Some(pki.server_config().context("building TLS configuration")?),
-        authenticator: Arc::new(ClusterAuthenticator::new(tokens)),
-        advertise_address: None,
-    };
-    let server = ApiServer::new(config, store)
-        .await
-        .context("starting the API server")?;
     if !args.disable_agent {
         tracing::info!("the node agent is not part of this build yet; running the control plane only");
     }
     tracing::info!(
         kubeconfig = %kubeconfig_path.display(),
         url = %url,
-        startup_ms = started.elapsed().as_millis() as u64,
-        "krust server started; use: kubectl --kubeconfig {}",
+        load_ms = started.elapsed().as_millis() as u64,
+        "krust server starting; use: kubectl --kubeconfig {}",
         kubeconfig_path.display()
     );
     let shutdown = CancellationToken::new();

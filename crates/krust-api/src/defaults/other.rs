@@ -52,23 +52,17 @@ pub(crate) fn ingress_class(obj: &mut Value) {
 
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 
-/// RBAC bindings: `roleRef.apiGroup` and subject API groups.
+/// RBAC bindings: `roleRef.apiGroup` and the API group of User and Group subjects.
+/// A ServiceAccount subject's group defaults to `""`, which upstream omits on output
+/// (`apiGroup` is `omitempty`), so nothing is written for it.
 pub(crate) fn role_binding(obj: &mut Value) {
     let Some(o) = root(obj) else { return };
     if let Some(r) = child(o, "roleRef") {
         set_default_str(r, "apiGroup", RBAC_GROUP);
     }
     for s in items(o, "subjects") {
-        if is_blank(s, "apiGroup") {
-            match str_of(s, "kind") {
-                "ServiceAccount" => {
-                    s.insert("apiGroup".into(), "".into());
-                }
-                "User" | "Group" => {
-                    s.insert("apiGroup".into(), RBAC_GROUP.into());
-                }
-                _ => {}
-            }
+        if is_blank(s, "apiGroup") && matches!(str_of(s, "kind"), "User" | "Group") {
+            s.insert("apiGroup".into(), RBAC_GROUP.into());
         }
     }
 }
@@ -87,7 +81,8 @@ pub(crate) fn priority_class(obj: &mut Value) {
 }
 
 /// HorizontalPodAutoscaler, in either served shape: `autoscaling/v1` only defaults
-/// `minReplicas`; `v2` also defaults the CPU metric and fills a given `behavior`.
+/// `minReplicas`; `v2` also defaults the CPU metric and fills a given `behavior` (every
+/// field of both rules except the scale-down stabilization window).
 pub(crate) fn horizontal_pod_autoscaler(obj: &mut Value) {
     let v1 = obj.get("apiVersion").and_then(Value::as_str) == Some("autoscaling/v1");
     let Some(spec) = root(obj).and_then(|o| child(o, "spec")) else {
@@ -112,7 +107,9 @@ pub(crate) fn horizontal_pod_autoscaler(obj: &mut Value) {
         let up = json!({"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
             "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15},
                          {"type": "Percent", "value": 100, "periodSeconds": 15}]});
-        let down = json!({"stabilizationWindowSeconds": 300, "selectPolicy": "Max",
+        // Scale-down has no default window: the controller's
+        // --horizontal-pod-autoscaler-downscale-stabilization flag applies instead.
+        let down = json!({"selectPolicy": "Max",
             "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]});
         for (key, defaults) in [("scaleUp", up), ("scaleDown", down)] {
             if let (Some(rules), Value::Object(d)) = (child_or_insert(behavior, key), defaults) {

@@ -9,12 +9,13 @@ use super::workloads::job_selector;
 use crate::quantity::Quantity;
 
 /// Kinds whose upstream strategy sets `metadata.generation` to 1 on create and bumps it
-/// whenever `spec` changes. The server can use this for the bump on update.
+/// whenever `spec` changes. The server can use this for the bump on update. (Pods track it
+/// since 1.33, whatever the `PodObservedGenerationTracking` gate says.)
 pub fn tracks_generation(group: &str, kind: &str) -> bool {
     matches!(
         (group, kind),
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
-            | ("", "ReplicationController")
+            | ("", "ReplicationController" | "Pod")
             | ("batch", "Job" | "CronJob")
             | ("networking.k8s.io", "Ingress" | "IngressClass" | "NetworkPolicy")
             | ("policy", "PodDisruptionBudget")

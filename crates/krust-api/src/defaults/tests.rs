@@ -71,7 +71,7 @@ fn pod_like_upstream() {
     let got = create("", "Pod", pod);
     let want = json!({
         "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "p", "namespace": "default", "labels": {"run": "p"}},
+        "metadata": {"name": "p", "namespace": "default", "labels": {"run": "p"}, "generation": 1},
         "spec": {
             "containers": [{
                 "image": "nginx:1.27", "imagePullPolicy": "IfNotPresent", "name": "p",
@@ -357,7 +357,8 @@ fn other_groups() {
     );
     assert_eq!(rb["roleRef"]["apiGroup"], "rbac.authorization.k8s.io");
     assert_eq!(rb["subjects"][0]["apiGroup"], "rbac.authorization.k8s.io");
-    assert_eq!(rb["subjects"][1]["apiGroup"], "");
+    // Upstream's default for a ServiceAccount is "", which it omits on output.
+    assert!(rb["subjects"][1].get("apiGroup").is_none(), "{rb}");
     let hpa = create(
         "autoscaling",
         "HorizontalPodAutoscaler",
@@ -374,6 +375,23 @@ fn other_groups() {
         60
     );
     assert_eq!(hpa["spec"]["behavior"]["scaleUp"]["selectPolicy"], "Max");
+    assert_eq!(
+        hpa["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"],
+        0
+    );
+    // Scale-down rules get policies and selectPolicy, but no stabilization window.
+    let hpa = create(
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        json!({"apiVersion": "autoscaling/v2",
+        "spec": {"maxReplicas": 3, "behavior": {"scaleUp": {"selectPolicy": "Min"}}}}),
+    );
+    let down = &hpa["spec"]["behavior"]["scaleDown"];
+    assert_eq!(
+        *down,
+        json!({"selectPolicy": "Max", "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]})
+    );
+    assert_eq!(hpa["spec"]["behavior"]["scaleUp"]["selectPolicy"], "Min");
     let pc = create("scheduling.k8s.io", "PriorityClass", json!({"value": 5}));
     assert_eq!(pc["preemptionPolicy"], "PreemptLowerPriority");
     let es = create(
@@ -393,6 +411,24 @@ fn other_groups() {
     assert_eq!(crd["spec"]["names"]["listKind"], "WidgetList");
     assert_eq!(crd["spec"]["conversion"], json!({"strategy": "None"}));
     assert_eq!(crd["status"]["storedVersions"], json!(["v1"]));
+}
+
+#[test]
+fn pods_track_their_generation() {
+    let old = create(
+        "",
+        "Pod",
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}),
+    );
+    assert_eq!(old["metadata"]["generation"], 1);
+    let mut relabeled = old.clone();
+    relabeled["metadata"]["labels"] = json!({"a": "b"});
+    prepare_update("", "Pod", &mut relabeled, &old);
+    assert_eq!(relabeled["metadata"]["generation"], 1);
+    let mut new_image = old.clone();
+    new_image["spec"]["containers"][0]["image"] = json!("nginx:1.28");
+    prepare_update("", "Pod", &mut new_image, &old);
+    assert_eq!(new_image["metadata"]["generation"], 2);
 }
 
 #[test]

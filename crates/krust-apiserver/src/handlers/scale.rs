@@ -66,7 +66,11 @@ pub fn to_scale(obj: &Value) -> Value {
 }
 
 fn respond_scale(ctx: &Ctx, obj: &Value) -> Result<crate::respond::Resp, ApiError> {
-    ctx.respond_value(200, &to_scale(obj))
+    let mut scale_def = ctx.def.clone();
+    scale_def.group = "autoscaling".into();
+    scale_def.version = "v1".into();
+    scale_def.kind = "Scale".into();
+    ctx.respond_value_as(&scale_def, 200, &to_scale(obj))
 }
 
 /// GET `/scale`.

@@ -20,7 +20,7 @@ use super::{Ctx, read};
 use crate::{
     cache::{CacheEvent, Filter, WatchKind},
     negotiate::Output,
-    options::{ListOptions, RvMatch},
+    options::ListOptions,
     render::{self, IncludeObject},
     respond::Resp,
     state::CACHE_WAIT,
@@ -38,11 +38,7 @@ pub async fn watch(ctx: Ctx, mut opts: ListOptions) -> Result<Resp, ApiError> {
     let include = IncludeObject::parse(ctx.query.get("includeObject"))?;
     let rv = opts.rv()?;
     let send_initial = opts.send_initial_events.unwrap_or(matches!(rv, None | Some(0)));
-    if opts.send_initial_events == Some(true) && opts.rv_match != Some(RvMatch::NotOlderThan) {
-        return Err(ApiError::bad_request(
-            "sendInitialEvents is allowed only with resourceVersionMatch=NotOlderThan",
-        ));
-    }
+
     match rv {
         None if send_initial => ctx.consistent().await?,
         Some(n) if n > 0 => ctx.state.cache.wait_for(n, CACHE_WAIT).await?,
@@ -50,7 +46,12 @@ pub async fn watch(ctx: Ctx, mut opts: ListOptions) -> Result<Resp, ApiError> {
     }
     let cache = ctx.cache()?;
     let filter = read::filter(&ctx, &opts);
-    let start = if send_initial { None } else { Some(rv.unwrap_or(0)) };
+    // Without initial events a watch starts at the given version, or now.
+    let start = match (send_initial, rv) {
+        (true, _) => None,
+        (false, Some(n)) if n > 0 => Some(n),
+        (false, _) => Some(ctx.state.cache.revision()),
+    };
     let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(64);
     let timeout = opts
         .timeout_seconds

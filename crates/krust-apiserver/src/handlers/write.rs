@@ -161,6 +161,8 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
     let warnings = check_object(&ctx, &mut obj, duplicates, opts.field_validation)?;
     match ctx.def.kind.as_str() {
         "SelfSubjectAccessReview" => return self_subject_access_review(&ctx, obj),
+        "SelfSubjectRulesReview" => return self_subject_rules_review(&ctx, obj),
+        "SelfSubjectReview" => return self_subject_review(&ctx, obj),
         "Binding" => {
             let name = meta_str(&obj, "name").unwrap_or("").to_string();
             return bind_pod(&ctx, &name, obj, opts.dry_run).await;
@@ -597,6 +599,38 @@ fn self_subject_access_review(ctx: &Ctx, mut obj: Value) -> Result<Resp, ApiErro
         if let Some(meta) = meta.as_object_mut() {
             meta.insert("creationTimestamp".into(), Value::Null);
         }
+    }
+    ctx.respond_value(201, &obj)
+}
+
+/// Until RBAC arrives, every authenticated user may do everything: say so in rules form
+/// (`kubectl auth can-i --list`).
+fn self_subject_rules_review(ctx: &Ctx, mut obj: Value) -> Result<Resp, ApiError> {
+    if let Some(m) = obj.as_object_mut() {
+        m.insert(
+            "status".into(),
+            json!({
+                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                "incomplete": false,
+            }),
+        );
+    }
+    ctx.respond_value(201, &obj)
+}
+
+/// Who the caller is, as the server sees it (`kubectl auth whoami`).
+fn self_subject_review(ctx: &Ctx, mut obj: Value) -> Result<Resp, ApiError> {
+    if let Some(m) = obj.as_object_mut() {
+        let mut info = json!({"username": ctx.user.name, "groups": ctx.user.groups});
+        if !ctx.user.uid.is_empty() {
+            info["uid"] = json!(ctx.user.uid);
+        }
+        m.insert("status".into(), json!({"userInfo": info}));
+        m.insert(
+            "metadata".into(),
+            json!({"creationTimestamp": meta::now_rfc3339()}),
+        );
     }
     ctx.respond_value(201, &obj)
 }

@@ -169,6 +169,27 @@ def negotiation(server, ca, cert, key):
     expect(len(items) >= 40, "gzipped list decodes")
 
 
+
+def watch_list(server, ca, cert, key):
+    """client-go's streaming list: initial events, then a bookmark marking their end."""
+    ctx = context(ca, cert, key)
+    for i in range(3):
+        body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"wl-{i}"}}).encode()
+        request(server, ctx, "POST", "/api/v1/namespaces/default/configmaps", body, {"Content-Type": "application/json"})
+    path = ("/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true"
+            "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2")
+    code, _, body = request(server, ctx, "GET", path)
+    expect(code == 200, f"watch list {code} {body[:200]}")
+    events = [json.loads(l) for l in body.decode().splitlines() if l.strip()]
+    added = [e["object"]["metadata"]["name"] for e in events if e["type"] == "ADDED"]
+    expect(sorted(added) == ["wl-0", "wl-1", "wl-2"], f"initial events {added}")
+    marks = [e for e in events if e["type"] == "BOOKMARK"]
+    expect(marks and marks[0]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] == "true", f"bookmark {marks}")
+    expect(events.index(marks[0]) == 3, "the bookmark follows the initial events")
+    code, _, body = request(server, ctx, "GET", "/api/v1/namespaces/default/configmaps?watch=1&resourceVersionMatch=NotOlderThan&resourceVersion=1")
+    expect(code == 400, f"resourceVersionMatch without sendInitialEvents on a watch: {code}")
+
+
 def main():
     kubeconfig, case, *rest = sys.argv[1:]
     server, ca, cert, key = load(kubeconfig)

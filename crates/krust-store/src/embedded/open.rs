@@ -49,14 +49,14 @@ pub(super) fn open_database(path: &Path, config: &EmbeddedConfig) -> Result<Open
     let shown = path.display().to_string();
     builder.set_repair_callback(move |session| {
         if calls.fetch_add(1, Ordering::Relaxed) == 0 {
-            tracing::info!(path = %shown, "checking and repairing the store file");
+            tracing::info!(path = %shown, "verifying the store file (checksums, and repair after an unclean shutdown)");
         }
         tracing::debug!(path = %shown, progress = session.progress(), "store file check");
     });
     let started = Instant::now();
     let db = builder.create(path).map_err(|e| open_error(path, e))?;
     if repair_calls.load(Ordering::Relaxed) > 0 {
-        tracing::info!(path = %path.display(), elapsed = ?started.elapsed(), "store file check done");
+        tracing::info!(path = %path.display(), elapsed = ?started.elapsed(), "store file verified");
     }
     let (meta, unclean) = init_or_check(&db, path)?;
     if unclean {
