@@ -30,8 +30,12 @@ pub struct Options {
     pub pods: usize,
     /// Concurrent creating clients (one connection each).
     pub clients: usize,
-    /// Concurrent watchers of the pods being created.
+        /// Concurrent watchers, each of which must see every pod of the watch phase.
     pub watchers: usize,
+    /// Pods created (at `watch_rate`) while the watchers watch.
+    pub watch_pods: usize,
+    /// Creates per second during the watch phase.
+    pub watch_rate: u32,
 }
 
 const NAMESPACE: &str = "bench";
@@ -105,29 +109,33 @@ async fn run_watcher(
     Ok((seen, lat))
 }
 
-/// Finds `"name":"bench-…"` in an ADDED event line without parsing the whole object.
+/// Finds `"name":"watched-…"` in an ADDED event line without parsing the whole object.
 fn pod_name(line: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(line).ok()?;
     if !text.starts_with("{\"type\":\"ADDED\"") {
         return None;
     }
-    let start = text.find("\"name\":\"bench-")? + 8;
+        let start = text.find("\"name\":\"watched-")? + 8;
     let end = start + text[start..].find('"')?;
     Some(text[start..end].to_string())
 }
 
+/// Creates `total` pods named `<prefix>-<i>` from `clients` connections, as fast as
+/// possible or paced to `rate` creates per second overall.
 async fn create_all(
     port: u16,
     tls: Arc<rustls::ClientConfig>,
-    opts: &Options,
+    clients: usize,
+    total: usize,
+    prefix: &'static str,
+    rate: Option<u32>,
     acks: Acks,
 ) -> Result<(Duration, Vec<Duration>), BenchError> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..opts.clients {
+    for _ in 0..clients {
         let (next, acks, tls) = (next.clone(), acks.clone(), tls.clone());
-        let total = opts.pods;
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::connect(port, tls).await?;
             let mut lat = Vec::new();
@@ -136,7 +144,11 @@ async fn create_all(
                 if i >= total {
                     return Ok::<_, BenchError>(lat);
                 }
-                let name = format!("bench-{i}");
+                if let Some(r) = rate {
+                    let due = started + Duration::from_secs_f64(i as f64 / f64::from(r.max(1)));
+                    tokio::time::sleep_until(due.into()).await;
+                }
+                let name = format!("{prefix}-{i}");
                 let t = Instant::now();
                 let (status, body) = conn
                     .request(
@@ -157,7 +169,7 @@ async fn create_all(
             }
         }));
     }
-    let mut all = Vec::with_capacity(opts.pods);
+        let mut all = Vec::with_capacity(total);
     for t in tasks {
         all.extend(t.await.map_err(|e| BenchError::Request(e.to_string()))??);
     }
@@ -226,24 +238,29 @@ pub async fn run(opts: Options) -> Result<Value, BenchError> {
         })
         .unwrap_or_else(|| "0".into());
 
-    let acks: Acks = Arc::new(Mutex::new(HashMap::with_capacity(opts.pods)));
+        // Phase 1: create throughput, nobody watching.
+    let unused: Acks = Arc::new(Mutex::new(HashMap::new()));
+    let (elapsed, mut create_lat) =
+        create_all(port, tls.clone(), opts.clients, opts.pods, "bench", None, unused).await?;
+    // Phase 2: watch delivery at a steady create rate.
+    let acks: Acks = Arc::new(Mutex::new(HashMap::with_capacity(opts.watch_pods)));
+    let (_, list) = admin.request(Method::GET, &format!("/api/v1/namespaces/{NAMESPACE}/pods?limit=1"), None).await?;
+    let rv = serde_json::from_slice::<Value>(&list)
+        .ok()
+        .and_then(|v| v.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or(rv);
     let mut watchers = Vec::new();
     for _ in 0..opts.watchers {
-        watchers.push(tokio::spawn(run_watcher(
-            port,
-            tls.clone(),
-            rv.clone(),
-            opts.pods,
-            acks.clone(),
-        )));
+        watchers.push(tokio::spawn(run_watcher(port, tls.clone(), rv.clone(), opts.watch_pods, acks.clone())));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (elapsed, mut create_lat) = create_all(port, tls.clone(), &opts, acks.clone()).await?;
+    let writers = opts.clients.clamp(1, 16);
+    create_all(port, tls.clone(), writers, opts.watch_pods, "watched", Some(opts.watch_rate), acks.clone()).await?;
     let mut watch_lat = Vec::new();
     let mut missing = 0usize;
     for w in watchers {
         let (seen, lat) = w.await.map_err(|e| BenchError::Request(e.to_string()))??;
-        missing += opts.pods.saturating_sub(seen);
+        missing += opts.watch_pods.saturating_sub(seen);
         watch_lat.extend(lat);
     }
     let list_10k = list_ms(&mut admin).await?;
@@ -262,7 +279,9 @@ pub async fn run(opts: Options) -> Result<Value, BenchError> {
         "benchmark": "api",
         "pods": opts.pods,
         "clients": opts.clients,
-        "watchers": opts.watchers,
+                "watchers": opts.watchers,
+        "watch_pods": opts.watch_pods,
+        "watch_rate": opts.watch_rate,
         "creates_per_second": (opts.pods as f64 / elapsed.as_secs_f64()).round(),
         "create_p50_ms": percentile_ms(&mut create_lat, 50.0),
         "create_p99_ms": percentile_ms(&mut create_lat, 99.0),
@@ -284,8 +303,8 @@ mod tests {
 
     #[test]
     fn finds_pod_names_in_events() {
-        let line = br#"{"type":"ADDED","object":{"metadata":{"resourceVersion":"9","name":"bench-17","namespace":"bench"}}}"#;
-        assert_eq!(pod_name(line).as_deref(), Some("bench-17"));
+                let line = br#"{"type":"ADDED","object":{"metadata":{"resourceVersion":"9","name":"watched-17","namespace":"bench"}}}"#;
+        assert_eq!(pod_name(line).as_deref(), Some("watched-17"));
         assert_eq!(pod_name(br#"{"type":"MODIFIED","object":{}}"#), None);
     }
 }

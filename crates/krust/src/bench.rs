@@ -18,9 +18,15 @@ pub struct ApiArgs {
     /// Concurrent clients creating pods.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
-    /// Concurrent watchers that must each see every pod.
+        /// Concurrent watchers that must each see every pod of the watch phase.
     #[arg(long, default_value_t = 100)]
     pub watchers: usize,
+    /// Pods created while the watchers watch.
+    #[arg(long, default_value_t = 2000)]
+    pub watch_pods: usize,
+    /// Creates per second during the watch phase.
+    #[arg(long, default_value_t = 500)]
+    pub watch_rate: u32,
 }
 
 /// Runs a benchmark and prints its JSON.
@@ -32,7 +38,9 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 binary,
                 pods: a.pods,
                 clients: a.clients,
-                watchers: a.watchers,
+                                watchers: a.watchers,
+                watch_pods: a.watch_pods,
+                watch_rate: a.watch_rate,
             })
             .await?
         }

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Response, header};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
@@ -14,7 +14,10 @@ use jiff::Timestamp;
 use krust_api::ApiError;
 use rand::Rng;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio::sync::{
+    broadcast::error::{RecvError, TryRecvError},
+    mpsc,
+};
 
 use super::{Ctx, read};
 use crate::{
@@ -27,6 +30,8 @@ use crate::{
 };
 
 const BOOKMARK_EVERY: Duration = Duration::from_secs(60);
+/// Largest frame a watcher assembles from events that are already waiting.
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// Starts a watch.
 pub async fn watch(ctx: Ctx, mut opts: ListOptions) -> Result<Resp, ApiError> {
@@ -114,11 +119,20 @@ impl Watcher {
     async fn run(mut self, sub: crate::cache::Subscription, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut last_rv = sub.rv;
+                // Events already waiting go out together: one frame (one TLS record, one write)
+        // instead of one per event when many are queued.
+        let mut batch = BytesMut::new();
         for ev in &sub.initial {
-            if !self.forward(ev, None).await {
-                return;
+            if let Some(line) = self.line_for(ev, None) {
+                batch.extend_from_slice(&line);
             }
             last_rv = last_rv.max(ev.rv);
+            if batch.len() >= BATCH_BYTES && !self.send(&mut batch).await {
+                return;
+            }
+        }
+        if !self.send(&mut batch).await {
+            return;
         }
         if self.initial_end_bookmark && !self.bookmark(last_rv, true).await {
             return;
@@ -136,10 +150,24 @@ impl Watcher {
                     if !self.bookmark(rv, false).await { return; }
                 }
                 r = live.recv() => match r {
-                    Ok(ev) => {
-                        if ev.rv <= last_rv { continue; }
-                        last_rv = ev.rv;
-                        if !self.forward(&ev, Some(())).await { return; }
+                                        Ok(ev) => {
+                        let mut next = Some(ev);
+                        while let Some(ev) = next.take() {
+                            if ev.rv > last_rv {
+                                last_rv = ev.rv;
+                                if let Some(line) = self.line_for(&ev, Some(())) {
+                                    batch.extend_from_slice(&line);
+                                }
+                            }
+                            if batch.len() < BATCH_BYTES {
+                                next = match live.try_recv() {
+                                    Ok(e) => Some(e),
+                                    Err(TryRecvError::Empty) => None,
+                                    Err(_) => return,
+                                };
+                            }
+                        }
+                        if !self.send(&mut batch).await { return; }
                     }
                     // Too slow: end the stream; the client resumes from its last version.
                     Err(RecvError::Lagged(_)) | Err(RecvError::Closed) => return,
@@ -149,11 +177,12 @@ impl Watcher {
     }
 
     /// Sends one event if it passes the filter; false when the client is gone.
-    async fn forward(&mut self, ev: &CacheEvent, live: Option<()>) -> bool {
+        /// The line to send for an event, if it passes the filter.
+    fn line_for(&mut self, ev: &CacheEvent, live: Option<()>) -> Option<Bytes> {
         let now_matches = ev.object.matches(&self.filter);
         let kind = if live.is_none() {
-            if !now_matches {
-                return true;
+                        if !now_matches {
+                return None;
             }
             ev.kind
         } else {
@@ -163,15 +192,23 @@ impl Watcher {
                 WatchKind::Modified if now_matches && prev_matches => WatchKind::Modified,
                 WatchKind::Modified if now_matches => WatchKind::Added,
                 WatchKind::Modified if prev_matches => WatchKind::Deleted,
-                WatchKind::Deleted if prev_matches => WatchKind::Deleted,
-                _ => return true,
+                                WatchKind::Deleted if prev_matches => WatchKind::Deleted,
+                _ => return None,
             }
         };
-        let line = match self.render(ev, kind) {
+        Some(match self.render(ev, kind) {
             Ok(l) => l,
             Err(e) => event_line("ERROR", &e.to_status()),
-        };
-        self.tx.send(Ok(Frame::data(line))).await.is_ok()
+        })
+    }
+
+    /// Sends a batch of lines as one frame; false when the client is gone.
+    async fn send(&mut self, batch: &mut BytesMut) -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        let frame = batch.split().freeze();
+        self.tx.send(Ok(Frame::data(frame))).await.is_ok()
     }
 
     fn render(&mut self, ev: &CacheEvent, kind: WatchKind) -> Result<Bytes, ApiError> {
