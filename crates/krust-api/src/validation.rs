@@ -100,7 +100,7 @@ fn validate_kind(
         ("", "ServiceAccount") => {}
         ("", "Node") => nodes::node(errs, obj, old),
         ("", "Endpoints") => nodes::endpoints(errs, obj),
-        ("", "Event") | ("events.k8s.io", "Event") => nodes::event(errs, group, obj),
+        ("", "Event") | ("events.k8s.io", "Event") => nodes::event(errs, group, obj, old.is_none()),
         ("", "ResourceQuota") => nodes::resource_quota(errs, obj, old),
         ("", "LimitRange") => nodes::limit_range(errs, obj),
         ("", "PersistentVolume") => storage::persistent_volume(errs, obj, old),

@@ -102,58 +102,122 @@ fn events_to_core(obj: Value) -> Value {
     Value::Object(out)
 }
 
-fn cpu_target(metrics: Option<&Value>) -> Option<Value> {
-    metrics?.as_array()?.iter().find_map(|m| {
-        let r = m.get("resource")?;
-        (m.get("type")?.as_str()? == "Resource" && r.get("name")?.as_str()? == "cpu")
-            .then(|| r.pointer("/target/averageUtilization").cloned())
-            .flatten()
-    })
+const ANN_METRICS: &str = "autoscaling.alpha.kubernetes.io/metrics";
+const ANN_BEHAVIOR: &str = "autoscaling.alpha.kubernetes.io/behavior";
+const ANN_CONDITIONS: &str = "autoscaling.alpha.kubernetes.io/conditions";
+const ANN_CURRENT: &str = "autoscaling.alpha.kubernetes.io/current-metrics";
+
+fn is_cpu_utilization(m: &Value) -> bool {
+    m.get("type").and_then(Value::as_str) == Some("Resource")
+        && m.pointer("/resource/name").and_then(Value::as_str) == Some("cpu")
+        && m.pointer("/resource/target/type").and_then(Value::as_str) == Some("Utilization")
+}
+
+fn is_cpu_current(m: &Value) -> bool {
+    m.pointer("/resource/name").and_then(Value::as_str) == Some("cpu")
+        && m.pointer("/resource/current/averageUtilization").is_some()
+}
+
+/// Keeps what autoscaling/v1 cannot express in annotations, as upstream does, so that a
+/// write through v1 does not lose it.
+fn annotate(m: &mut Map<String, Value>, key: &str, v: Option<Value>) {
+    let Some(v) = v.filter(|v| !matches!(v, Value::Null) && v.as_array().is_none_or(|a| !a.is_empty()))
+    else {
+        return;
+    };
+    let meta = m.entry("metadata").or_insert_with(|| json!({}));
+    if let Some(meta) = meta.as_object_mut() {
+        let ann = meta.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(ann) = ann.as_object_mut() {
+            ann.insert(key.to_string(), Value::String(v.to_string()));
+        }
+    }
+}
+
+/// Takes a JSON-valued annotation back out.
+fn unannotate(m: &mut Map<String, Value>, key: &str) -> Option<Value> {
+    let meta = m.get_mut("metadata")?.as_object_mut()?;
+    let ann = meta.get_mut("annotations")?.as_object_mut()?;
+    let raw = ann.remove(key)?;
+    if ann.is_empty() {
+        meta.remove("annotations");
+    }
+    serde_json::from_str(raw.as_str()?).ok()
 }
 
 fn hpa_v2_to_v1(obj: Value) -> Value {
     let Value::Object(mut m) = obj else { return obj };
+    let (mut behavior, mut others, mut current_all, mut conditions) = (None, None, None, None);
     if let Some(Value::Object(spec)) = m.get_mut("spec") {
-        let cpu = cpu_target(spec.get("metrics"));
-        spec.remove("metrics");
-        spec.remove("behavior");
+        let metrics = spec
+            .remove("metrics")
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
+        let cpu = metrics
+            .iter()
+            .find(|x| is_cpu_utilization(x))
+            .and_then(|x| x.pointer("/resource/target/averageUtilization").cloned());
+        others = Some(Value::Array(
+            metrics.into_iter().filter(|x| !is_cpu_utilization(x)).collect(),
+        ));
+        behavior = spec.remove("behavior");
         put(spec, "targetCPUUtilizationPercentage", cpu);
     }
-    if let Some(Value::Object(status)) = m.get_mut("status") {
-        let current = status
-            .get("currentMetrics")
+    let status = m.entry("status").or_insert_with(|| json!({}));
+    if let Some(status) = status.as_object_mut() {
+        let current = status.remove("currentMetrics");
+        let cpu = current
+            .as_ref()
             .and_then(Value::as_array)
-            .and_then(|ms| {
-                ms.iter().find_map(|x| {
-                    (x.pointer("/resource/name")?.as_str()? == "cpu")
-                        .then(|| x.pointer("/resource/current/averageUtilization").cloned())
-                        .flatten()
-                })
-            });
-        status.remove("currentMetrics");
-        status.remove("conditions");
-        put(status, "currentCPUUtilizationPercentage", current);
+            .and_then(|ms| ms.iter().find(|x| is_cpu_current(x)))
+            .and_then(|x| x.pointer("/resource/current/averageUtilization").cloned());
+        current_all = current;
+        conditions = status.remove("conditions");
+        put(status, "currentCPUUtilizationPercentage", cpu);
+        status.entry("currentReplicas").or_insert(json!(0));
+        status.entry("desiredReplicas").or_insert(json!(0));
     }
+    annotate(&mut m, ANN_METRICS, others);
+    annotate(&mut m, ANN_BEHAVIOR, behavior);
+    annotate(&mut m, ANN_CURRENT, current_all);
+    annotate(&mut m, ANN_CONDITIONS, conditions);
     Value::Object(m)
 }
 
 fn hpa_v1_to_v2(obj: Value) -> Value {
     let Value::Object(mut m) = obj else { return obj };
-    if let Some(Value::Object(spec)) = m.get_mut("spec")
-        && let Some(cpu) = take(spec, "targetCPUUtilizationPercentage")
-    {
-        spec.insert(
-                "metrics".into(),
-                json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": cpu}}}]),
-            );
+    let others = unannotate(&mut m, ANN_METRICS);
+    let behavior = unannotate(&mut m, ANN_BEHAVIOR);
+    let current = unannotate(&mut m, ANN_CURRENT);
+    let conditions = unannotate(&mut m, ANN_CONDITIONS);
+    if let Some(Value::Object(spec)) = m.get_mut("spec") {
+        let mut metrics = Vec::new();
+        if let Some(cpu) = take(spec, "targetCPUUtilizationPercentage") {
+            metrics.push(json!({"type": "Resource", "resource": {"name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": cpu}}}));
+        }
+        metrics.extend(others.and_then(|o| o.as_array().cloned()).unwrap_or_default());
+        if !metrics.is_empty() {
+            spec.insert("metrics".into(), Value::Array(metrics));
+        }
+        put(spec, "behavior", behavior);
     }
-    if let Some(Value::Object(status)) = m.get_mut("status")
-        && let Some(cpu) = take(status, "currentCPUUtilizationPercentage")
-    {
-        status.insert(
-                "currentMetrics".into(),
-                json!([{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": cpu}}}]),
-            );
+    if let Some(Value::Object(status)) = m.get_mut("status") {
+        let cpu = take(status, "currentCPUUtilizationPercentage");
+        match current {
+            Some(c) => {
+                status.insert("currentMetrics".into(), c);
+            }
+            None => {
+                if let Some(cpu) = cpu {
+                    status.insert(
+                        "currentMetrics".into(),
+                        json!([{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": cpu}}}]),
+                    );
+                }
+            }
+        }
+        put(status, "conditions", conditions);
     }
     Value::Object(m)
 }
@@ -187,9 +251,33 @@ mod tests {
             v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
             50
         );
+        let mut back = v1.clone();
+        back["status"] = json!({"currentReplicas": 0, "desiredReplicas": 0});
         assert_eq!(
             convert(v2, "HorizontalPodAutoscaler", "autoscaling/v2", "autoscaling/v1"),
-            v1
+            back
         );
+    }
+
+    #[test]
+    fn hpa_v1_keeps_what_only_v2_says() {
+        let v2 = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h"},
+            "spec": {"maxReplicas": 5, "scaleTargetRef": {"kind": "Deployment", "name": "d"},
+                "metrics": [
+                    {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}},
+                    {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "500Mi"}}}],
+                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 120}}},
+            "status": {"currentReplicas": 2, "desiredReplicas": 3, "conditions": [{"type": "AbleToScale", "status": "True"}]}});
+        let v1 = convert(
+            v2.clone(),
+            "HorizontalPodAutoscaler",
+            "autoscaling/v2",
+            "autoscaling/v1",
+        );
+        assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 50);
+        assert!(v1["metadata"]["annotations"][ANN_BEHAVIOR].is_string());
+        assert!(v1["spec"].get("metrics").is_none());
+        let back = convert(v1, "HorizontalPodAutoscaler", "autoscaling/v1", "autoscaling/v2");
+        assert_eq!(back, v2);
     }
 }

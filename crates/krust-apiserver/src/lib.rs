@@ -178,7 +178,7 @@ impl ApiServer {
             self.loaded_at,
             state.shutdown.clone(),
         ));
-        bootstrap::ensure_namespaces(&state)
+        bootstrap::ensure_system_objects(&state)
             .await
             .map_err(|e| Error::Bootstrap(e.message))?;
         let ns = tokio::spawn(nslifecycle::run(state.clone(), state.shutdown.clone()));

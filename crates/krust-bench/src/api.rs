@@ -30,7 +30,7 @@ pub struct Options {
     pub pods: usize,
     /// Concurrent creating clients (one connection each).
     pub clients: usize,
-        /// Concurrent watchers, each of which must see every pod of the watch phase.
+    /// Concurrent watchers, each of which must see every pod of the watch phase.
     pub watchers: usize,
     /// Pods created (at `watch_rate`) while the watchers watch.
     pub watch_pods: usize,
@@ -115,7 +115,7 @@ fn pod_name(line: &[u8]) -> Option<String> {
     if !text.starts_with("{\"type\":\"ADDED\"") {
         return None;
     }
-        let start = text.find("\"name\":\"watched-")? + 8;
+    let start = text.find("\"name\":\"watched-")? + 8;
     let end = start + text[start..].find('"')?;
     Some(text[start..end].to_string())
 }
@@ -169,7 +169,7 @@ async fn create_all(
             }
         }));
     }
-        let mut all = Vec::with_capacity(total);
+    let mut all = Vec::with_capacity(total);
     for t in tasks {
         all.extend(t.await.map_err(|e| BenchError::Request(e.to_string()))??);
     }
@@ -238,24 +238,49 @@ pub async fn run(opts: Options) -> Result<Value, BenchError> {
         })
         .unwrap_or_else(|| "0".into());
 
-        // Phase 1: create throughput, nobody watching.
+    // Phase 1: create throughput, nobody watching.
     let unused: Acks = Arc::new(Mutex::new(HashMap::new()));
     let (elapsed, mut create_lat) =
         create_all(port, tls.clone(), opts.clients, opts.pods, "bench", None, unused).await?;
     // Phase 2: watch delivery at a steady create rate.
     let acks: Acks = Arc::new(Mutex::new(HashMap::with_capacity(opts.watch_pods)));
-    let (_, list) = admin.request(Method::GET, &format!("/api/v1/namespaces/{NAMESPACE}/pods?limit=1"), None).await?;
+    let (_, list) = admin
+        .request(
+            Method::GET,
+            &format!("/api/v1/namespaces/{NAMESPACE}/pods?limit=1"),
+            None,
+        )
+        .await?;
     let rv = serde_json::from_slice::<Value>(&list)
         .ok()
-        .and_then(|v| v.pointer("/metadata/resourceVersion").and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| {
+            v.pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or(rv);
     let mut watchers = Vec::new();
     for _ in 0..opts.watchers {
-        watchers.push(tokio::spawn(run_watcher(port, tls.clone(), rv.clone(), opts.watch_pods, acks.clone())));
+        watchers.push(tokio::spawn(run_watcher(
+            port,
+            tls.clone(),
+            rv.clone(),
+            opts.watch_pods,
+            acks.clone(),
+        )));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let writers = opts.clients.clamp(1, 16);
-    create_all(port, tls.clone(), writers, opts.watch_pods, "watched", Some(opts.watch_rate), acks.clone()).await?;
+    create_all(
+        port,
+        tls.clone(),
+        writers,
+        opts.watch_pods,
+        "watched",
+        Some(opts.watch_rate),
+        acks.clone(),
+    )
+    .await?;
     let mut watch_lat = Vec::new();
     let mut missing = 0usize;
     for w in watchers {
@@ -303,7 +328,7 @@ mod tests {
 
     #[test]
     fn finds_pod_names_in_events() {
-                let line = br#"{"type":"ADDED","object":{"metadata":{"resourceVersion":"9","name":"watched-17","namespace":"bench"}}}"#;
+        let line = br#"{"type":"ADDED","object":{"metadata":{"resourceVersion":"9","name":"watched-17","namespace":"bench"}}}"#;
         assert_eq!(pod_name(line).as_deref(), Some("watched-17"));
         assert_eq!(pod_name(br#"{"type":"MODIFIED","object":{}}"#), None);
     }

@@ -18,7 +18,7 @@ pub struct ApiArgs {
     /// Concurrent clients creating pods.
     #[arg(long, default_value_t = 64)]
     pub clients: usize,
-        /// Concurrent watchers that must each see every pod of the watch phase.
+    /// Concurrent watchers that must each see every pod of the watch phase.
     #[arg(long, default_value_t = 100)]
     pub watchers: usize,
     /// Pods created while the watchers watch.
@@ -38,7 +38,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 binary,
                 pods: a.pods,
                 clients: a.clients,
-                                watchers: a.watchers,
+                watchers: a.watchers,
                 watch_pods: a.watch_pods,
                 watch_rate: a.watch_rate,
             })

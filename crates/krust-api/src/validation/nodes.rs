@@ -126,8 +126,29 @@ pub(crate) fn endpoints(errs: &mut Errs, obj: &Value) {
     }
 }
 
-/// Core `Event` (legacy rules) and `events.k8s.io` Event.
-pub(crate) fn event(errs: &mut Errs, group: &str, obj: &Value) {
+/// Core `Event` (legacy rules) and `events.k8s.io` Event. Creates through events.k8s.io
+/// must leave the fields only the old API has unset (upstream names them by their core
+/// names: count, firstTimestamp, lastTimestamp, source).
+pub(crate) fn event(errs: &mut Errs, group: &str, obj: &Value, create: bool) {
+    if create && group == "events.k8s.io" {
+        for (field, path) in [
+            ("deprecatedFirstTimestamp", "firstTimestamp"),
+            ("deprecatedLastTimestamp", "lastTimestamp"),
+            ("deprecatedCount", "count"),
+            ("deprecatedSource", "source"),
+        ] {
+            let set = match obj.get(field) {
+                None | Some(Value::Null) => false,
+                Some(Value::Number(n)) => n.as_i64() != Some(0),
+                Some(Value::Object(m)) => m.values().any(|v| v.as_str().is_some_and(|s| !s.is_empty())),
+                Some(Value::String(s)) => !s.is_empty(),
+                Some(_) => true,
+            };
+            if set {
+                errs.push(FieldError::invalid(FieldPath::new(path), "", "needs to be unset"));
+            }
+        }
+    }
     let ns = obj
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)

@@ -119,7 +119,7 @@ impl Watcher {
     async fn run(mut self, sub: crate::cache::Subscription, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut last_rv = sub.rv;
-                // Events already waiting go out together: one frame (one TLS record, one write)
+        // Events already waiting go out together: one frame (one TLS record, one write)
         // instead of one per event when many are queued.
         let mut batch = BytesMut::new();
         for ev in &sub.initial {
@@ -177,11 +177,11 @@ impl Watcher {
     }
 
     /// Sends one event if it passes the filter; false when the client is gone.
-        /// The line to send for an event, if it passes the filter.
+    /// The line to send for an event, if it passes the filter.
     fn line_for(&mut self, ev: &CacheEvent, live: Option<()>) -> Option<Bytes> {
         let now_matches = ev.object.matches(&self.filter);
         let kind = if live.is_none() {
-                        if !now_matches {
+            if !now_matches {
                 return None;
             }
             ev.kind
@@ -192,7 +192,7 @@ impl Watcher {
                 WatchKind::Modified if now_matches && prev_matches => WatchKind::Modified,
                 WatchKind::Modified if now_matches => WatchKind::Added,
                 WatchKind::Modified if prev_matches => WatchKind::Deleted,
-                                WatchKind::Deleted if prev_matches => WatchKind::Deleted,
+                WatchKind::Deleted if prev_matches => WatchKind::Deleted,
                 _ => return None,
             }
         };

@@ -120,8 +120,17 @@ fn invalid(ctx: &Ctx, name: &str, errors: &[FieldError]) -> ApiError {
     ApiError::invalid(ctx.def.target(), name, errors)
 }
 
+/// Validates the object as the client sees it: in the served group/version (an
+/// events.k8s.io Event is checked by events.k8s.io's rules, with its field names), though
+/// it is stored in another.
 fn validate(ctx: &Ctx, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
-    let errors = validation::validate(&ctx.storage.group, &ctx.storage.kind, obj, old);
+    let errors = if ctx.def.is_storage_version() {
+        validation::validate(&ctx.storage.group, &ctx.storage.kind, obj, old)
+    } else {
+        let served = ctx.state.to_served(&ctx.def, obj.clone());
+        let old_served = old.map(|o| ctx.state.to_served(&ctx.def, o.clone()));
+        validation::validate(&ctx.def.group, &ctx.def.kind, &served, old_served.as_ref())
+    };
     if errors.is_empty() {
         Ok(())
     } else {

@@ -395,7 +395,6 @@ fn events_in_both_groups() {
 }
 
 #[test]
-#[ignore = "krust-apiserver validates events.k8s.io Events as core Events (storage group), so errors name core fields and the strict events.k8s.io/v1 create rules are skipped"]
 fn events_k8s_io_validation_speaks_its_own_fields() {
     let c = Cluster::start();
     let new = manifest!("event-v1.yaml");
