@@ -1,0 +1,24 @@
+//! An API client from a kubeconfig document.
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+/// Failures building a client.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The kubeconfig could not be parsed or used.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    /// The client could not be built.
+    #[error("client: {0}")]
+    Client(String),
+}
+
+/// Builds a client from a kubeconfig document (YAML), e.g. the admin kubeconfig the server
+/// writes, or one issued for a component's own identity.
+pub async fn client_from_kubeconfig(yaml: &str) -> Result<kube::Client, Error> {
+    let kc = Kubeconfig::from_yaml(yaml).map_err(|e| Error::Kubeconfig(e.to_string()))?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .map_err(|e| Error::Kubeconfig(e.to_string()))?;
+    kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+}

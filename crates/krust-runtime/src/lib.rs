@@ -1,0 +1,11 @@
+//! What every krust component (scheduler, controllers, node agents) shares: an API client
+//! built from the cluster's credentials, and leader election over a coordination.k8s.io
+//! Lease so that only one instance of a component acts when several servers run.
+//!
+//! Components reach the API server only through this client, even inside one process.
+
+mod client;
+mod leader;
+
+pub use client::{Error, client_from_kubeconfig};
+pub use leader::{LeaderConfig, run_as_leader};
