@@ -4,6 +4,7 @@
 //! Shape: `ApiServer::new(config, store)` binds and loads; `run(shutdown)` serves until the
 //! token is cancelled. Authentication is supplied by the caller (`Authenticator`).
 
+mod admission;
 pub mod authn;
 mod body;
 mod bootstrap;

@@ -44,6 +44,127 @@ pub struct ServerArgs {
     /// Memory (MiB) the embedded datastore may use to cache pages.
     #[arg(long, default_value_t = 32)]
     pub datastore_cache_mb: usize,
+    /// Do not run the scheduler in this process.
+    #[arg(long)]
+    pub disable_scheduler: bool,
+    /// Run this many simulated nodes (named sim-0, sim-1, ...) in this process: they
+    /// register, heartbeat and run their pods at once without containers.
+    #[arg(long, default_value_t = 0)]
+    pub simulated_nodes: usize,
+    /// Capacity of each simulated node, as name=quantity pairs.
+    #[arg(long, default_value = "cpu=32,memory=256Gi,pods=110")]
+    pub simulated_node_capacity: String,
+    /// Extra labels of each simulated node (k=v,...).
+    #[arg(long, default_value = "")]
+    pub simulated_node_labels: String,
+    /// Taints of each simulated node (key=value:Effect,...).
+    #[arg(long, default_value = "")]
+    pub simulated_node_taints: String,
+    /// How long a simulated pod with restartPolicy OnFailure or Never runs before it succeeds.
+    #[arg(long, default_value = "1s", value_parser = crate::duration::parse)]
+    pub simulated_pod_duration: std::time::Duration,
+}
+
+/// Parses `k=v,k2=v2` into pairs; the error names the bad item.
+fn pairs(s: &str, what: &str) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("invalid {what} {p:?}: expected name=value"))
+        })
+        .collect()
+}
+
+fn simulated_config(args: &ServerArgs) -> anyhow::Result<krust_kubelet::SimulatedConfig> {
+    let mut config = krust_kubelet::SimulatedConfig {
+        count: args.simulated_nodes,
+        ..Default::default()
+    };
+    config
+        .capacity
+        .extend(pairs(&args.simulated_node_capacity, "--simulated-node-capacity")?);
+    config.labels = pairs(&args.simulated_node_labels, "--simulated-node-labels")?;
+    config.taints = args
+        .simulated_node_taints
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    config.pod_duration = args.simulated_pod_duration;
+    Ok(config)
+}
+
+/// Waits until the API server answers `/readyz` through `client`.
+async fn wait_until_ready(client: &kube::Client, shutdown: &CancellationToken) -> bool {
+    loop {
+        let req = http::Request::get("/readyz").body(Vec::new());
+        if let Ok(req) = req {
+            if let Ok(text) = client.request_text(req).await {
+                if text.trim() == "ok" {
+                    return true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+        }
+    }
+}
+
+/// Starts the in-process components (scheduler, simulated nodes) once the API is ready.
+/// They reach the API server over HTTPS like any other client.
+async fn run_components(
+    args: &ServerArgs,
+    kubeconfig: String,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let want_scheduler = !args.disable_scheduler;
+    if !want_scheduler && args.simulated_nodes == 0 {
+        return Ok(());
+    }
+    let sim = simulated_config(args)?;
+    let client = krust_runtime::client_from_kubeconfig(&kubeconfig)
+        .await
+        .context("building the component client")?;
+    tokio::spawn(async move {
+        if !wait_until_ready(&client, &shutdown).await {
+            return;
+        }
+        let identity = format!("{}_{}", hostname(), std::process::id());
+        if want_scheduler {
+            let config = krust_scheduler::SchedulerConfig {
+                identity,
+                ..Default::default()
+            };
+            let scheduler = krust_scheduler::Scheduler::new(config, client.clone());
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = scheduler.run(stop).await {
+                    tracing::error!(error = %e, "scheduler stopped");
+                }
+            });
+        }
+        if sim.count > 0 {
+            tracing::info!(count = sim.count, "starting simulated nodes");
+            let nodes = krust_kubelet::SimulatedNodes::new(sim, client);
+            if let Err(e) = nodes.run(shutdown).await {
+                tracing::error!(error = %e, "simulated nodes stopped");
+            }
+        }
+    });
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "krust".into())
 }
 
 fn store_config(args: &ServerArgs) -> EmbeddedConfig {
@@ -169,6 +290,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         kubeconfig_path.display()
     );
     let shutdown = CancellationToken::new();
+    run_components(&args, kubeconfig, shutdown.clone()).await?;
     let signals = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::Ctx;
 use crate::{
+    admission,
     body::{self, Decoded},
     meta::{self, meta_str},
     negotiate::{BodyFormat, body_format},
@@ -183,6 +184,7 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
     let (g, k) = (ctx.storage.group.clone(), ctx.storage.kind.clone());
     defaults::apply(&g, &k, &mut obj);
     defaults::prepare_create(&g, &k, &mut obj);
+    admission::admit_create(&ctx.state, &g, &k, &mut obj)?;
     let name = meta_str(&obj, "name").unwrap_or("").to_string();
     if name.is_empty() {
         return Err(invalid(
