@@ -49,7 +49,11 @@ fn available(lease: &Lease, me: &str, now: jiff::Timestamp) -> bool {
     if holder.is_empty() || holder == me {
         return true;
     }
-    let renewed = spec.renew_time.as_ref().map(|t| t.0).or(spec.acquire_time.as_ref().map(|t| t.0));
+    let renewed = spec
+        .renew_time
+        .as_ref()
+        .map(|t| t.0)
+        .or(spec.acquire_time.as_ref().map(|t| t.0));
     let duration = i64::from(spec.lease_duration_seconds.unwrap_or(15));
     match renewed {
         Some(t) => t.as_second() + duration < now.as_second(),
@@ -64,7 +68,10 @@ async fn try_acquire(api: &Api<Lease>, cfg: &LeaderConfig) -> bool {
     match api.get_opt(&cfg.name).await {
         Ok(None) => {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(cfg.name.clone()), ..Default::default() },
+                metadata: ObjectMeta {
+                    name: Some(cfg.name.clone()),
+                    ..Default::default()
+                },
                 spec: Some(LeaseSpec {
                     holder_identity: Some(cfg.identity.clone()),
                     lease_duration_seconds: Some(seconds),
@@ -89,7 +96,9 @@ async fn try_acquire(api: &Api<Lease>, cfg: &LeaderConfig) -> bool {
             spec.renew_time = Some(MicroTime(now));
             spec.lease_duration_seconds = Some(seconds);
             // The resourceVersion in `lease` makes this a compare-and-swap.
-            api.replace(&cfg.name, &PostParams::default(), &lease).await.is_ok()
+            api.replace(&cfg.name, &PostParams::default(), &lease)
+                .await
+                .is_ok()
         }
         Err(e) => {
             tracing::debug!(lease = %cfg.name, error = %e, "reading lease failed");
@@ -101,8 +110,12 @@ async fn try_acquire(api: &Api<Lease>, cfg: &LeaderConfig) -> bool {
 /// Runs `work` whenever this instance holds the lease, until `shutdown`. `work` gets a
 /// token that is cancelled when leadership is lost; it should return promptly then, and
 /// it is started again if leadership comes back.
-pub async fn run_as_leader<F, Fut>(client: kube::Client, cfg: LeaderConfig, shutdown: CancellationToken, work: F)
-where
+pub async fn run_as_leader<F, Fut>(
+    client: kube::Client,
+    cfg: LeaderConfig,
+    shutdown: CancellationToken,
+    work: F,
+) where
     F: Fn(CancellationToken) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
@@ -147,13 +160,16 @@ where
 
 /// Gives the lease up at shutdown so another instance can take over at once.
 async fn release(api: &Api<Lease>, cfg: &LeaderConfig) {
-    if let Ok(Some(mut lease)) = api.get_opt(&cfg.name).await {
-        if let Some(spec) = lease.spec.as_mut().filter(|s| s.holder_identity.as_deref() == Some(cfg.identity.as_str())) {
+    if let Ok(Some(mut lease)) = api.get_opt(&cfg.name).await
+        && let Some(spec) = lease
+            .spec
+            .as_mut()
+            .filter(|s| s.holder_identity.as_deref() == Some(cfg.identity.as_str()))
+        {
             spec.holder_identity = None;
             spec.renew_time = None;
             let _ = api.replace(&cfg.name, &PostParams::default(), &lease).await;
         }
-    }
 }
 
 #[cfg(test)]

@@ -103,13 +103,11 @@ fn simulated_config(args: &ServerArgs) -> anyhow::Result<krust_kubelet::Simulate
 async fn wait_until_ready(client: &kube::Client, shutdown: &CancellationToken) -> bool {
     loop {
         let req = http::Request::get("/readyz").body(Vec::new());
-        if let Ok(req) = req {
-            if let Ok(text) = client.request_text(req).await {
-                if text.trim() == "ok" {
+        if let Ok(req) = req
+            && let Ok(text) = client.request_text(req).await
+                && text.trim() == "ok" {
                     return true;
                 }
-            }
-        }
         tokio::select! {
             _ = shutdown.cancelled() => return false,
             _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
