@@ -47,6 +47,12 @@ pub struct ServerArgs {
     /// Do not run the scheduler in this process.
     #[arg(long)]
     pub disable_scheduler: bool,
+    /// Do not run the controller manager in this process.
+    #[arg(long)]
+    pub disable_controller_manager: bool,
+    /// Controllers to run: `*` for all, `name` to add one, `-name` to leave one out.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub controllers: Vec<String>,
     /// Run this many simulated nodes (named sim-0, sim-1, ...) in this process: they
     /// register, heartbeat and run their pods at once without containers.
     #[arg(long, default_value_t = 0)]
@@ -105,9 +111,10 @@ async fn wait_until_ready(client: &kube::Client, shutdown: &CancellationToken) -
         let req = http::Request::get("/readyz").body(Vec::new());
         if let Ok(req) = req
             && let Ok(text) = client.request_text(req).await
-                && text.trim() == "ok" {
-                    return true;
-                }
+            && text.trim() == "ok"
+        {
+            return true;
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return false,
             _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
@@ -123,9 +130,11 @@ async fn run_components(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let want_scheduler = !args.disable_scheduler;
-    if !want_scheduler && args.simulated_nodes == 0 {
+    let want_controllers = !args.disable_controller_manager;
+    if !want_scheduler && !want_controllers && args.simulated_nodes == 0 {
         return Ok(());
     }
+    let controllers = args.controllers.clone();
     let sim = simulated_config(args)?;
     let client = krust_runtime::client_from_kubeconfig(&kubeconfig)
         .await
@@ -137,7 +146,7 @@ async fn run_components(
         let identity = format!("{}_{}", hostname(), std::process::id());
         if want_scheduler {
             let config = krust_scheduler::SchedulerConfig {
-                identity,
+                identity: identity.clone(),
                 ..Default::default()
             };
             let scheduler = krust_scheduler::Scheduler::new(config, client.clone());
@@ -145,6 +154,20 @@ async fn run_components(
             tokio::spawn(async move {
                 if let Err(e) = scheduler.run(stop).await {
                     tracing::error!(error = %e, "scheduler stopped");
+                }
+            });
+        }
+        if want_controllers {
+            let config = krust_controllers::ControllerConfig {
+                controllers,
+                identity: identity.clone(),
+                ..Default::default()
+            };
+            let manager = krust_controllers::ControllerManager::new(config, client.clone());
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                if let Err(e) = manager.run(stop).await {
+                    tracing::error!(error = %e, "controller manager stopped");
                 }
             });
         }
