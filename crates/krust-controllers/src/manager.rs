@@ -24,6 +24,9 @@ pub struct ControllerConfig {
     pub node_monitor_grace_period: Duration,
     /// Concurrent reconciles per controller.
     pub workers: u16,
+    /// The cluster CA certificate (PEM), published to every namespace as the
+    /// `kube-root-ca.crt` ConfigMap.
+    pub root_ca_pem: String,
 }
 
 impl Default for ControllerConfig {
@@ -34,6 +37,7 @@ impl Default for ControllerConfig {
             identity: "krust".into(),
             node_monitor_grace_period: Duration::from_secs(50),
             workers: 5,
+            root_ca_pem: String::new(),
         }
     }
 }

@@ -127,6 +127,7 @@ async fn wait_until_ready(client: &kube::Client, shutdown: &CancellationToken) -
 async fn run_components(
     args: &ServerArgs,
     kubeconfig: String,
+    root_ca_pem: String,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let want_scheduler = !args.disable_scheduler;
@@ -161,6 +162,7 @@ async fn run_components(
             let config = krust_controllers::ControllerConfig {
                 controllers,
                 identity: identity.clone(),
+                root_ca_pem,
                 ..Default::default()
             };
             let manager = krust_controllers::ControllerManager::new(config, client.clone());
@@ -311,7 +313,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         kubeconfig_path.display()
     );
     let shutdown = CancellationToken::new();
-    run_components(&args, kubeconfig, shutdown.clone()).await?;
+    run_components(&args, kubeconfig, pki.ca_pem().to_string(), shutdown.clone()).await?;
     let signals = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
