@@ -95,11 +95,12 @@ pub fn priority(pod: &mut Value, classes: &[Value]) -> Result<(), ApiError> {
         .and_then(Value::as_i64)
         .unwrap_or(0);
     if let Some(given) = spec.get("priority").and_then(Value::as_i64)
-        && given != value {
-            return Err(ApiError::forbidden(format!(
-                "pods is forbidden: the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"
-            )));
-        }
+        && given != value
+    {
+        return Err(ApiError::forbidden(format!(
+            "pods is forbidden: the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {value} from the given PriorityClass name"
+        )));
+    }
     spec.insert("priority".into(), json!(value));
     if let Some(c) = class {
         if requested.is_empty() {

@@ -19,10 +19,12 @@ mod nslifecycle;
 mod openapi;
 mod options;
 mod render;
+mod reservations;
 mod respond;
 mod route;
 mod schemacheck;
 mod server;
+pub mod services;
 mod state;
 mod stored;
 mod version;
@@ -56,6 +58,10 @@ pub struct Config {
     pub advertise_address: Option<String>,
     /// Commit and date of this build, for `/version`.
     pub build: BuildInfo,
+    /// Service CIDR and node port range.
+    pub service_ranges: services::ServiceRanges,
+    /// The address the `kubernetes` Service's endpoints point at.
+    pub advertise_ip: std::net::IpAddr,
 }
 
 /// Failures starting the API server.
@@ -156,6 +162,8 @@ impl ApiServer {
             server_address: advertise,
             shutdown: CancellationToken::new(),
             build: config.build,
+            service_ranges: config.service_ranges,
+            advertise: (config.advertise_ip, local.port()),
         });
         Ok(Self {
             state,

@@ -95,10 +95,10 @@ async fn finish(state: &State, ns_def: &ResourceDef, ns: &str) -> Result<(), Api
         spec.insert("finalizers".into(), json!([]));
     }
     if meta::ready_to_delete(&obj) {
-        let _ = state.remove(&key, cur.rv).await?;
+        let _ = state.remove(&key, cur.rv, &cur.value).await?;
         tracing::info!(namespace = ns, "namespace deleted");
     } else if obj != cur.value {
-        let _ = state.replace(&key, cur.rv, &obj).await?;
+        let _ = state.replace(&key, cur.rv, &cur.value, &obj).await?;
     }
     Ok(())
 }
@@ -120,7 +120,7 @@ async fn delete_content(state: &State, key: &str, mut obj: Value, rv: u64) -> Re
             Some("Succeeded" | "Failed")
         );
     if !has_finalizers && !bound_pod {
-        return Ok(matches!(state.remove(key, rv).await?, Written::Conflict));
+        return Ok(!matches!(state.remove(key, rv, &obj).await?, Written::Ok(_)));
     }
     if obj
         .pointer("/metadata/deletionTimestamp")
@@ -135,6 +135,7 @@ async fn delete_content(state: &State, key: &str, mut obj: Value, rv: u64) -> Re
     } else {
         0
     };
+    let before = obj.clone();
     if let Some(m) = meta::meta_mut(&mut obj) {
         let now = jiff::Timestamp::now();
         let when = now
@@ -146,6 +147,6 @@ async fn delete_content(state: &State, key: &str, mut obj: Value, rv: u64) -> Re
         );
         m.insert("deletionGracePeriodSeconds".into(), Value::from(grace));
     }
-    let _ = state.replace(key, rv, &obj).await?;
+    let _ = state.replace(key, rv, &before, &obj).await?;
     Ok(true)
 }

@@ -16,7 +16,7 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::{authn::Authenticator, cache::WatchCache, convert, openapi::OpenApi, stored};
+use crate::{authn::Authenticator, cache::WatchCache, convert, openapi::OpenApi, reservations, stored};
 
 /// How long a read waits for the watch cache to catch up before failing.
 pub const CACHE_WAIT: Duration = Duration::from_secs(3);
@@ -45,6 +45,10 @@ pub struct State {
     pub shutdown: CancellationToken,
     /// Commit and date of this build.
     pub build: crate::version::BuildInfo,
+    /// Where Service cluster IPs and node ports come from.
+    pub service_ranges: crate::services::ServiceRanges,
+    /// Address and port the `kubernetes` Service's endpoints point at.
+    pub advertise: (std::net::IpAddr, u16),
 }
 
 /// Maps a store failure onto a Status.
@@ -74,6 +78,18 @@ pub enum Written {
     Ok(u64),
     /// The compare failed: someone else wrote first.
     Conflict,
+    /// A value the new object reserves (a cluster IP, a node port) is held by another.
+    Taken,
+}
+
+/// The outcome of a create.
+pub enum Created {
+    /// Committed at this revision.
+    Ok(u64),
+    /// The name exists.
+    Exists,
+    /// A value the object reserves (a cluster IP, a node port) is held by another object.
+    Taken,
 }
 
 impl State {
@@ -105,50 +121,118 @@ impl State {
         kv.map(|kv| decode_kv(&kv)).transpose()
     }
 
-    /// Creates a key if absent. `Ok(None)` when it already exists.
-    pub async fn create(&self, key: &str, obj: &Value) -> Result<Option<u64>, ApiError> {
-        let txn = Txn {
-            compares: vec![Compare::ModRevision(key.to_string(), 0)],
-            success: vec![Op::Put(key.to_string(), Bytes::from(stored::encode(obj)))],
-            failure: vec![],
-        };
-        let r = self.store.txn(txn).await.map_err(store_error)?;
-        Ok(r.succeeded.then_some(r.revision))
-    }
-
-    /// Replaces a key if its mod revision is still `expected`.
-    pub async fn replace(&self, key: &str, expected: u64, obj: &Value) -> Result<Written, ApiError> {
-        let txn = Txn {
-            compares: vec![Compare::ModRevision(key.to_string(), expected)],
-            success: vec![Op::Put(key.to_string(), Bytes::from(stored::encode(obj)))],
-            failure: vec![],
-        };
-        let r = self.store.txn(txn).await.map_err(store_error)?;
-        Ok(if r.succeeded {
-            Written::Ok(r.revision)
-        } else {
-            Written::Conflict
-        })
-    }
-
-    /// Deletes a key if its mod revision is still `expected`.
-    pub async fn remove(&self, key: &str, expected: u64) -> Result<Written, ApiError> {
-        let txn = Txn {
-            compares: vec![Compare::ModRevision(key.to_string(), expected)],
-            success: vec![Op::Delete(key.to_string())],
-            failure: vec![],
-        };
-        let r = self.store.txn(txn).await.map_err(store_error)?;
+    /// Creates a key if absent, together with the reservations the object holds.
+    pub async fn create(&self, key: &str, obj: &Value) -> Result<Created, ApiError> {
+        let reserve = reservations::of(obj);
+        let mut compares = vec![Compare::ModRevision(key.to_string(), 0)];
+        let mut success = vec![Op::Put(key.to_string(), Bytes::from(stored::encode(obj)))];
+        for r in &reserve {
+            compares.push(Compare::ModRevision(r.clone(), 0));
+            success.push(Op::Put(r.clone(), Bytes::from(key.to_string())));
+        }
+        let failure = vec![Op::Get(key.to_string())];
+        let r = self
+            .store
+            .txn(Txn {
+                compares,
+                success,
+                failure,
+            })
+            .await
+            .map_err(store_error)?;
         if r.succeeded {
-            let deleted = r
-                .results
-                .iter()
-                .any(|x| matches!(x, OpResult::Delete { prev: Some(_) }));
-            if deleted {
-                return Ok(Written::Ok(r.revision));
-            }
+            return Ok(Created::Ok(r.revision));
+        }
+        let exists = r.results.iter().any(|x| matches!(x, OpResult::Get(Some(_))));
+        Ok(if exists { Created::Exists } else { Created::Taken })
+    }
+
+    /// Replaces a key if its mod revision is still `expected`, moving the object's
+    /// reservations from what `old` held to what `new` holds.
+    pub async fn replace(
+        &self,
+        key: &str,
+        expected: u64,
+        old: &Value,
+        new: &Value,
+    ) -> Result<Written, ApiError> {
+        let (before, after) = (reservations::of(old), reservations::of(new));
+        let mut compares = vec![Compare::ModRevision(key.to_string(), expected)];
+        let mut success = vec![Op::Put(key.to_string(), Bytes::from(stored::encode(new)))];
+        for r in after.difference(&before) {
+            compares.push(Compare::ModRevision(r.clone(), 0));
+            success.push(Op::Put(r.clone(), Bytes::from(key.to_string())));
+        }
+        for r in before.difference(&after) {
+            success.push(Op::Delete(r.clone()));
+        }
+        let failure = vec![Op::Get(key.to_string())];
+        let r = self
+            .store
+            .txn(Txn {
+                compares,
+                success,
+                failure,
+            })
+            .await
+            .map_err(store_error)?;
+        if r.succeeded {
+            return Ok(Written::Ok(r.revision));
+        }
+        let same = r
+            .results
+            .iter()
+            .any(|x| matches!(x, OpResult::Get(Some(kv)) if kv.mod_revision == expected));
+        Ok(if same { Written::Taken } else { Written::Conflict })
+    }
+
+    /// Deletes a key if its mod revision is still `expected`, releasing what `old` held.
+    pub async fn remove(&self, key: &str, expected: u64, old: &Value) -> Result<Written, ApiError> {
+        let mut success = vec![Op::Delete(key.to_string())];
+        for r in reservations::of(old) {
+            success.push(Op::Delete(r));
+        }
+        let txn = Txn {
+            compares: vec![Compare::ModRevision(key.to_string(), expected)],
+            success,
+            failure: vec![],
+        };
+        let r = self.store.txn(txn).await.map_err(store_error)?;
+        if r.succeeded && matches!(r.results.first(), Some(OpResult::Delete { prev: Some(_) })) {
+            return Ok(Written::Ok(r.revision));
         }
         Ok(Written::Conflict)
+    }
+
+    /// The cluster IPs and node ports reserved in the store.
+    pub async fn used_service_values(&self) -> Result<crate::services::Used, ApiError> {
+        let mut used = crate::services::Used::default();
+        for (prefix, ips) in [
+            (reservations::IP_PREFIX, true),
+            (reservations::PORT_PREFIX, false),
+        ] {
+            let resp = self
+                .store
+                .range(krust_store::RangeRequest {
+                    start: prefix.to_string(),
+                    end: krust_store::prefix_end(prefix),
+                    revision: None,
+                    limit: None,
+                })
+                .await
+                .map_err(store_error)?;
+            for kv in resp.kvs {
+                let last = kv.key.rsplit('/').next().unwrap_or("");
+                if ips {
+                    if let Ok(ip) = last.parse() {
+                        used.ips.insert(ip);
+                    }
+                } else if let Ok(p) = last.parse() {
+                    used.ports.insert(p);
+                }
+            }
+        }
+        Ok(used)
     }
 
     /// Converts a stored object to the served version of `def`.

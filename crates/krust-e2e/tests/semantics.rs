@@ -141,3 +141,97 @@ fn content_negotiation_details() {
     let out = c.python("raw.py", &["negotiation"]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
 }
+
+#[test]
+fn service_addresses_are_allocated_reserved_and_released() {
+    let c = Cluster::start();
+    let k = c.get_json(&["service", "kubernetes", "-n", "default"]);
+    assert_eq!(k["spec"]["clusterIP"], "10.43.0.1");
+    assert_eq!(k["spec"]["ports"][0]["port"], 443);
+    let ep = c.get_json(&["endpoints", "kubernetes", "-n", "default"]);
+    assert_eq!(ep["subsets"][0]["addresses"][0]["ip"], "127.0.0.1");
+    assert_eq!(ep["subsets"][0]["ports"][0]["port"], c.port);
+    c.ok(&[
+        "create",
+        "service",
+        "nodeport",
+        "np1",
+        "--tcp=80:8080",
+        "--node-port=30080",
+    ]);
+    let np1 = c.get_json(&["svc", "np1"]);
+    assert_eq!(np1["spec"]["ports"][0]["nodePort"], 30080);
+    let ip1 = np1["spec"]["clusterIP"].as_str().unwrap().to_string();
+    assert!(ip1.starts_with("10.43."), "{ip1}");
+    // The same node port or cluster IP cannot be taken twice.
+    let err = c.fails(&[
+        "create",
+        "service",
+        "nodeport",
+        "np2",
+        "--tcp=80:8080",
+        "--node-port=30080",
+    ]);
+    assert!(err.contains("provided port is already allocated"), "{err}");
+    let err = c.fails(&[
+        "create",
+        "service",
+        "clusterip",
+        "dup",
+        "--tcp=80:8080",
+        &format!("--clusterip={ip1}"),
+    ]);
+    assert!(err.contains("provided IP is already allocated"), "{err}");
+    let err = c.fails(&[
+        "create",
+        "service",
+        "clusterip",
+        "far",
+        "--tcp=80:8080",
+        "--clusterip=192.168.1.1",
+    ]);
+    assert!(err.contains("not in the valid range"), "{err}");
+    // Changing the type gives the node port back.
+    c.ok(&["patch", "svc", "np1", "-p", r#"{"spec":{"type":"ClusterIP"}}"#]);
+    assert!(
+        c.get_json(&["svc", "np1"])["spec"]["ports"][0]
+            .get("nodePort")
+            .is_none()
+    );
+    c.ok(&[
+        "create",
+        "service",
+        "nodeport",
+        "np3",
+        "--tcp=80:8080",
+        "--node-port=30080",
+    ]);
+    // Deleting a Service frees its IP.
+    c.ok(&["delete", "svc", "np1"]);
+    c.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "again",
+        "--tcp=80:8080",
+        &format!("--clusterip={ip1}"),
+    ]);
+    // Many services, all different IPs.
+    for i in 0..20 {
+        c.ok(&[
+            "create",
+            "service",
+            "clusterip",
+            &format!("many-{i}"),
+            "--tcp=80:80",
+        ]);
+    }
+    let list = c.get_json(&["svc"]);
+    let ips: std::collections::HashSet<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["spec"]["clusterIP"].as_str())
+        .collect();
+    assert_eq!(ips.len(), list["items"].as_array().unwrap().len());
+}

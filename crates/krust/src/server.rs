@@ -44,6 +44,16 @@ pub struct ServerArgs {
     /// Memory (MiB) the embedded datastore may use to cache pages.
     #[arg(long, default_value_t = 32)]
     pub datastore_cache_mb: usize,
+    /// IP address Services get their cluster IPs from.
+    #[arg(long, default_value = "10.43.0.0/16")]
+    pub service_cidr: String,
+    /// Port range of NodePort Services (`min-max`).
+    #[arg(long, default_value = "30000-32767")]
+    pub service_node_port_range: String,
+    /// Address other members of the cluster reach this API server at (the `kubernetes`
+    /// Service's endpoint); default: the bind address, else this host's primary address.
+    #[arg(long)]
+    pub advertise_address: Option<IpAddr>,
     /// Do not run the scheduler in this process.
     #[arg(long)]
     pub disable_scheduler: bool,
@@ -69,6 +79,69 @@ pub struct ServerArgs {
     /// How long a simulated pod with restartPolicy OnFailure or Never runs before it succeeds.
     #[arg(long, default_value = "1s", value_parser = crate::duration::parse)]
     pub simulated_pod_duration: std::time::Duration,
+}
+
+/// Parses `--service-cidr` and `--service-node-port-range`.
+fn service_ranges(args: &ServerArgs) -> anyhow::Result<krust_apiserver::services::ServiceRanges> {
+    let (net, prefix) = args.service_cidr.split_once('/').ok_or_else(|| {
+        anyhow::anyhow!(
+            "invalid --service-cidr {:?}: expected an IPv4 CIDR such as 10.43.0.0/16",
+            args.service_cidr
+        )
+    })?;
+    let network: Ipv4Addr = net.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "invalid --service-cidr {:?}: {net:?} is not an IPv4 address",
+            args.service_cidr
+        )
+    })?;
+    let prefix: u8 = prefix
+        .parse()
+        .ok()
+        .filter(|p| (8..=30).contains(p))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid --service-cidr {:?}: the prefix must be between 8 and 30",
+                args.service_cidr
+            )
+        })?;
+    let (lo, hi) = args
+        .service_node_port_range
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?)))
+        .filter(|(a, b)| a < b)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid --service-node-port-range {:?}: expected min-max, e.g. 30000-32767",
+                args.service_node_port_range
+            )
+        })?;
+    Ok(krust_apiserver::services::ServiceRanges {
+        network,
+        prefix,
+        node_port_min: lo,
+        node_port_max: hi,
+    })
+}
+
+/// The address to advertise: the flag, the bind address, or the address this host would
+/// use to reach other networks (found by routing a UDP socket; nothing is sent).
+fn advertise_ip(args: &ServerArgs) -> IpAddr {
+    if let Some(ip) = args.advertise_address {
+        return ip;
+    }
+    if !args.bind_address.is_unspecified() {
+        return args.bind_address;
+    }
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("10.255.255.255:9")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_unspecified())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
 /// Parses `k=v,k2=v2` into pairs; the error names the bad item.
@@ -285,6 +358,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         tls: Some(pki.server_config().context("building TLS configuration")?),
         authenticator: Arc::new(ClusterAuthenticator::new(tokens)),
         advertise_address: None,
+        service_ranges: service_ranges(&args)?,
+        advertise_ip: advertise_ip(&args),
         build: BuildInfo {
             git_commit: env!("KRUST_GIT_COMMIT").to_string(),
             build_date: env!("KRUST_BUILD_DATE").to_string(),

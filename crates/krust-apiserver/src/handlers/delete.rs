@@ -282,17 +282,17 @@ async fn delete_one(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOptions) -> R
             if opts.dry_run {
                 return Ok(Outcome::Pending(obj, cur.rv));
             }
-            match ctx.state.replace(key, cur.rv, &obj).await? {
+            match ctx.state.replace(key, cur.rv, &cur.value, &obj).await? {
                 Written::Ok(rv) => return Ok(Outcome::Pending(obj, rv)),
-                Written::Conflict => continue,
+                Written::Conflict | Written::Taken => continue,
             }
         }
         if opts.dry_run {
             return Ok(Outcome::Deleted(cur.value, cur.rv));
         }
-        match ctx.state.remove(key, cur.rv).await? {
+        match ctx.state.remove(key, cur.rv, &cur.value).await? {
             Written::Ok(rv) => return Ok(Outcome::Deleted(cur.value, rv)),
-            Written::Conflict => continue,
+            Written::Conflict | Written::Taken => continue,
         }
     }
     Err(ApiError::conflict(

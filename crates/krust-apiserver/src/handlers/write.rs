@@ -16,8 +16,8 @@ use crate::{
     negotiate::{BodyFormat, body_format},
     options::{FieldValidation, WriteOptions, parse_rv},
     respond::{self, Resp},
-    schemacheck,
-    state::{Current, Written},
+    schemacheck, services,
+    state::{Created, Current, Written},
     stored,
 };
 
@@ -196,19 +196,43 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
             )],
         ));
     }
-    validate(&ctx, &obj, None)?;
     ctx.check_namespace_open().await?;
     let key = ctx.storage.key(ctx.namespace(), &name);
-    if opts.dry_run {
-        if ctx.state.read(&key).await?.is_some() {
-            return Err(ApiError::already_exists(ctx.def.target(), &name));
+    let unallocated = obj;
+    // A Service's cluster IP or node port can be taken by a concurrent create between
+    // choosing it and writing: then choose again.
+    for _ in 0..8 {
+        let mut obj = unallocated.clone();
+        allocate(&ctx, &mut obj, None).await?;
+        validate(&ctx, &obj, None)?;
+        if opts.dry_run {
+            if ctx.state.read(&key).await?.is_some() {
+                return Err(ApiError::already_exists(ctx.def.target(), &name));
+            }
+            return respond_written(&ctx, 201, obj, None, &warnings);
         }
-        return respond_written(&ctx, 201, obj, None, &warnings);
+        match ctx.state.create(&key, &obj).await? {
+            Created::Ok(rv) => return respond_written(&ctx, 201, obj, Some(rv), &warnings),
+            Created::Exists => return Err(ApiError::already_exists(ctx.def.target(), &name)),
+            Created::Taken => continue,
+        }
     }
-    match ctx.state.create(&key, &obj).await? {
-        Some(rv) => respond_written(&ctx, 201, obj, Some(rv), &warnings),
-        None => Err(ApiError::already_exists(ctx.def.target(), &name)),
+    Err(ApiError::conflict(
+        ctx.def.target(),
+        &name,
+        "could not reserve a free service IP or node port; please retry",
+    ))
+}
+
+/// Allocates what the object needs from shared ranges (a Service's cluster IP and node
+/// ports); `old` is the stored object on update.
+async fn allocate(ctx: &Ctx, obj: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
+    if !(ctx.storage.group.is_empty() && ctx.storage.kind == "Service") {
+        return Ok(());
     }
+    let used = ctx.state.used_service_values().await?;
+    services::allocate(&ctx.state.service_ranges, obj, old, &used)
+        .map_err(|errors| invalid(ctx, meta_str(obj, "name").unwrap_or(""), &errors))
 }
 
 /// The result of a read-modify-write loop.
@@ -241,6 +265,7 @@ where
             return Err(ApiError::not_found(ctx.def.target(), ctx.name()));
         };
         let mut new = f(&cur)?;
+        allocate(ctx, &mut new, Some(&cur.value)).await?;
         stored::set_resource_version(&mut new, cur.rv);
         if new == cur.value {
             return Ok(Updated::Unchanged(cur.value, cur.rv));
@@ -249,18 +274,19 @@ where
             return Ok(Updated::DryRun(new));
         }
         if meta::ready_to_delete(&new) {
-            match ctx.state.remove(key, cur.rv).await? {
+            match ctx.state.remove(key, cur.rv, &cur.value).await? {
                 Written::Ok(rv) => return Ok(Updated::Deleted(new, rv)),
                 Written::Conflict if precondition => {
                     return Err(ApiError::stale(ctx.def.target(), ctx.name()));
                 }
-                Written::Conflict => continue,
+                Written::Conflict | Written::Taken => continue,
             }
         }
-        match ctx.state.replace(key, cur.rv, &new).await? {
+        match ctx.state.replace(key, cur.rv, &cur.value, &new).await? {
             Written::Ok(rv) => return Ok(Updated::Written(new, rv)),
             Written::Conflict if precondition => return Err(ApiError::stale(ctx.def.target(), ctx.name())),
-            Written::Conflict => continue,
+            // Lost a race (or a reservation): read again and redo.
+            Written::Conflict | Written::Taken => continue,
         }
     }
     Err(ApiError::conflict(
@@ -299,6 +325,9 @@ fn merge_update(ctx: &Ctx, part: Part, cur: &Value, incoming: Value) -> Result<V
             n
         }
     };
+    if part == Part::Main && ctx.storage.group.is_empty() && ctx.storage.kind == "Service" {
+        services::drop_type_dependent(&mut new, cur);
+    }
     defaults::apply(&ctx.storage.group, &ctx.storage.kind, &mut new);
     if part == Part::Main {
         // Keeps what the server allocated (cluster IPs, node ports, ...) when a client

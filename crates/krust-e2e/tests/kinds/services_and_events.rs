@@ -200,7 +200,6 @@ fn services_and_endpoints() {
 }
 
 #[test]
-#[ignore = "krust-apiserver allocates no Service cluster IPs or node ports and creates no `kubernetes` Service"]
 fn service_ips_and_node_ports_are_allocated() {
     let c = Cluster::start();
     apply(&c, manifest!("service.yaml"), &["service/my-service created"]);
