@@ -205,7 +205,15 @@ const BUILT_IN: &[Def] = &[
         false,
         &["status"],
     ),
-    d("v1", "Pod", "pods", NS, &["po"], true, &["binding", "status"]),
+    d(
+        "v1",
+        "Pod",
+        "pods",
+        NS,
+        &["po"],
+        true,
+        &["binding", "eviction", "status"],
+    ),
     d(
         "v1",
         "ReplicationController",
@@ -462,6 +470,13 @@ fn subresource(parent: &Def, name: &'static str) -> Subresource {
             group: "",
             version: "v1",
             kind: "Binding",
+            verbs: CREATE_ONLY,
+        },
+        "eviction" => Subresource {
+            name,
+            group: "policy",
+            version: "v1",
+            kind: "Eviction",
             verbs: CREATE_ONLY,
         },
         "finalize" => Subresource {

@@ -208,7 +208,7 @@ impl ApiError {
     pub fn too_many_requests(message: impl Into<String>, retry_after: u32) -> Self {
         let mut e = Self::new(429, "TooManyRequests", message);
         e.details = Some(Box::new(StatusDetails {
-            retry_after_seconds: Some(retry_after),
+            retry_after_seconds: (retry_after > 0).then_some(retry_after),
             ..Default::default()
         }));
         e

@@ -170,9 +170,15 @@ async fn route_request(
         Route::GroupVersion(g, v) => discovery::resource_list(&state.registry.read(), &g, &v)
             .map(|doc| respond::json(200, &doc))
             .ok_or_else(|| ApiError::path_not_found("the server could not find the requested resource")),
-        Route::OpenApiV2 => Err(ApiError::path_not_found(
-            "OpenAPI v2 is not served; clients use /openapi/v3",
-        )),
+        Route::OpenApiV2 => {
+            let resources = state.registry.read().all().to_vec();
+            let doc = state.openapi.v2(&state.schemas, &state.gvk_schema, &resources);
+            let if_none_match = req
+                .headers()
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok());
+            doc.respond(&accept, if_none_match)
+        }
         Route::OpenApiV3Root => Ok(respond::bytes(
             200,
             respond::JSON,

@@ -2,6 +2,7 @@
 //! from method + path + query to the verb.
 
 mod delete;
+mod eviction;
 mod read;
 mod scale;
 mod watch;
@@ -260,6 +261,7 @@ pub async fn handle(ctx: Ctx, method: Method, body: Option<Bytes>) -> Result<Res
             ("status" | "finalize", &Method::PUT) => write::update(ctx, body.unwrap_or_default()).await,
             ("status", &Method::PATCH) => write::patch(ctx, body.unwrap_or_default()).await,
             ("binding", &Method::POST) => write::bind(ctx, body.unwrap_or_default()).await,
+            ("eviction", &Method::POST) => eviction::evict(ctx, body.unwrap_or_default()).await,
             _ => Err(not_allowed()),
         },
         (_, true, Some(_)) => Err(ApiError::path_not_found(

@@ -17,6 +17,7 @@ mod meta;
 mod negotiate;
 mod nslifecycle;
 mod openapi;
+mod openapi_v2;
 mod options;
 mod render;
 mod reservations;

@@ -34,6 +34,8 @@ pub struct Docs {
 #[derive(Default)]
 pub struct OpenApi {
     docs: RwLock<Option<Arc<Docs>>>,
+    /// The Swagger 2.0 document, derived from `docs`.
+    v2: crate::openapi_v2::Cache,
 }
 
 impl OpenApi {
@@ -50,6 +52,16 @@ impl OpenApi {
         let built = Arc::new(build(schemas, gvk_schema, resources));
         *self.docs.write() = Some(built.clone());
         built
+    }
+
+    /// The OpenAPI v2 document (built from the v3 documents on first use).
+    pub fn v2(
+        &self,
+        schemas: &Schemas,
+        gvk_schema: &HashMap<(String, String, String), String>,
+        resources: &[ResourceDef],
+    ) -> Arc<crate::openapi_v2::Doc> {
+        self.v2.get(&self.get(schemas, gvk_schema, resources))
     }
 }
 

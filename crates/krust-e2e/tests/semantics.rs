@@ -235,3 +235,76 @@ fn service_addresses_are_allocated_reserved_and_released() {
         .collect();
     assert_eq!(ips.len(), list["items"].as_array().unwrap().len());
 }
+
+#[test]
+fn eviction_respects_disruption_budgets_and_drain_works() {
+    let c = Cluster::start_with(&["--disable-scheduler"]);
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n",
+    );
+    for p in ["a", "b"] {
+        let pod = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {p}\n  labels: {{app: x}}\nspec:\n  nodeName: n1\n  containers:\n  - name: c\n    image: busybox\n"
+        );
+        c.ok_stdin(&["apply", "-f", "-"], &pod);
+        c.ok(&[
+            "patch",
+            "pod",
+            p,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"phase":"Running"}}"#,
+        ]);
+    }
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: keep-one\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels: {app: x}\n",
+    );
+    // What the disruption controller would report: no disruption allowed.
+    let status = r#"{"status":{"observedGeneration":1,"disruptionsAllowed":0,"currentHealthy":1,"desiredHealthy":1,"expectedPods":2}}"#;
+    c.ok(&[
+        "patch",
+        "pdb",
+        "keep-one",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        status,
+    ]);
+    let out = c.kubectl(&["drain", "n1", "--force", "--grace-period=0", "--timeout=3s"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("Cannot evict pod as it would violate the pod's disruption budget"),
+        "{err}"
+    );
+    assert_eq!(
+        c.get_json(&["node", "n1"])["spec"]["unschedulable"],
+        true,
+        "drain cordons first"
+    );
+    let allow = r#"{"status":{"disruptionsAllowed":2}}"#;
+    c.ok(&[
+        "patch",
+        "pdb",
+        "keep-one",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        allow,
+    ]);
+    let out = c.kubectl(&["drain", "n1", "--force", "--grace-period=0", "--timeout=30s"]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(c.fails(&["get", "pod", "a"]).contains("NotFound"));
+    let pdb = c.get_json(&["pdb", "keep-one"]);
+    assert_eq!(pdb["status"]["disruptionsAllowed"], 0);
+    assert!(pdb["status"]["disruptedPods"]["a"].is_string(), "{pdb}");
+    c.ok(&["uncordon", "n1"]);
+    assert!(
+        c.get_json(&["node", "n1"])["spec"]
+            .get("unschedulable")
+            .is_none_or(|u| u == false)
+    );
+}

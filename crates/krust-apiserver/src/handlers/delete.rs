@@ -36,37 +36,43 @@ pub struct DeleteOptions {
 }
 
 impl DeleteOptions {
+    /// Reads the fields of a `DeleteOptions` object (also found inside an Eviction).
+    pub fn from_value(v: &Value) -> Result<Self, ApiError> {
+        let mut o = Self::default();
+        if !v.is_object() {
+            return Err(ApiError::bad_request("DeleteOptions must be a JSON object"));
+        }
+        o.grace = v.get("gracePeriodSeconds").and_then(Value::as_i64);
+        o.propagation = v
+            .get("propagationPolicy")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        o.uid = v
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        o.resource_version = v
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        o.dry_run = v
+            .get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|x| x == "All"));
+        match v.get("orphanDependents").and_then(Value::as_bool) {
+            Some(true) => o.propagation = o.propagation.or(Some("Orphan".into())),
+            Some(false) => o.explicit_cascade = true,
+            None => {}
+        }
+        Ok(o)
+    }
+
     fn parse(ctx: &Ctx, body: &[u8]) -> Result<Self, ApiError> {
         let mut o = Self::default();
         if !body.iter().all(u8::is_ascii_whitespace) {
             let format = crate::negotiate::body_format(ctx.content_type.as_deref())
                 .ok_or_else(|| ApiError::unsupported_media_type(ctx.content_type.as_deref().unwrap_or("")))?;
-            let v = body::decode_object(body, format)?.value;
-            if !v.is_object() {
-                return Err(ApiError::bad_request("DeleteOptions must be a JSON object"));
-            }
-            o.grace = v.get("gracePeriodSeconds").and_then(Value::as_i64);
-            o.propagation = v
-                .get("propagationPolicy")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            o.uid = v
-                .pointer("/preconditions/uid")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            o.resource_version = v
-                .pointer("/preconditions/resourceVersion")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            o.dry_run = v
-                .get("dryRun")
-                .and_then(Value::as_array)
-                .is_some_and(|a| a.iter().any(|x| x == "All"));
-            match v.get("orphanDependents").and_then(Value::as_bool) {
-                Some(true) => o.propagation = o.propagation.or(Some("Orphan".into())),
-                Some(false) => o.explicit_cascade = true,
-                None => {}
-            }
+            o = Self::from_value(&body::decode_object(body, format)?.value)?;
         }
         if let Some(g) = ctx.query.int("gracePeriodSeconds")? {
             o.grace = Some(g);
@@ -107,7 +113,7 @@ impl DeleteOptions {
 }
 
 /// What a delete did.
-enum Outcome {
+pub(super) enum Outcome {
     /// Removed from the store (at this revision).
     Deleted(Value, u64),
     /// Marked (finalizers or grace period pending).
@@ -183,7 +189,12 @@ fn grace_for_pod(obj: &Value, requested: Option<i64>) -> i64 {
     })
 }
 
-async fn delete_one(ctx: &Ctx, key: &str, name: &str, opts: &DeleteOptions) -> Result<Outcome, ApiError> {
+pub(super) async fn delete_one(
+    ctx: &Ctx,
+    key: &str,
+    name: &str,
+    opts: &DeleteOptions,
+) -> Result<Outcome, ApiError> {
     let is_pod = ctx.storage.group.is_empty() && ctx.storage.kind == "Pod";
     let is_ns = ctx.storage.group.is_empty() && ctx.storage.kind == "Namespace";
     for _ in 0..16 {

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn rbac_roles_and_bindings() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     let rbac = manifest!("rbac.yaml");
     apply(
         &c,
@@ -149,7 +149,7 @@ fn rbac_roles_and_bindings() {
 
 #[test]
 fn priority_classes_storage_classes_leases_and_crds() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
 
     let pc = manifest!("priorityclass.yaml");
     apply(&c, pc, &["priorityclass.scheduling.k8s.io/high-priority created"]);

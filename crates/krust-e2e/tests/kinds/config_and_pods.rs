@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn config_maps_secrets_and_service_accounts() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
 
     // ConfigMap (the docs' game-demo).
     let cm = manifest!("configmap.yaml");
@@ -202,7 +202,7 @@ fn config_maps_secrets_and_service_accounts() {
 
 #[test]
 fn pods() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     let pod = manifest!("pod.yaml");
     apply(&c, pod, &["pod/nginx created"]);
     expect_table(

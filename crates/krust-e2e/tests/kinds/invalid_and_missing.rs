@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn invalid_objects_get_422_with_the_reason() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     let cases: &[(&str, &[&str])] = &[
         (
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: half-tls\ntype: kubernetes.io/tls\ndata:\n  tls.crt: YWJj\n",
@@ -102,7 +102,7 @@ fn invalid_objects_get_422_with_the_reason() {
 #[test]
 #[ignore = "krust-apiserver runs no admission plugins (StorageObjectInUseProtection, DefaultStorageClass, DefaultIngressClass, DefaultTolerationSeconds, TaintNodesByCondition, LimitRanger, Priority, ServiceAccount)"]
 fn admission_plugins_mutate_as_upstream() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     apply(&c, manifest!("storageclass.yaml"), &[]);
     apply(&c, manifest!("ingressclass.yaml"), &[]);
     apply(&c, manifest!("priorityclass.yaml"), &[]);
@@ -201,7 +201,7 @@ fn admission_plugins_mutate_as_upstream() {
 
 #[test]
 fn hpa_v1_view_keeps_what_v1_cannot_express() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     let hpa = manifest!("hpa.yaml").to_string()
         + "  - type: Resource\n    resource:\n      name: memory\n      target:\n        type: AverageValue\n        averageValue: 500Mi\n"
         + "  behavior:\n    scaleDown:\n      stabilizationWindowSeconds: 120\n";
@@ -251,7 +251,7 @@ fn hpa_v1_view_keeps_what_v1_cannot_express() {
 #[test]
 #[ignore = "the OpenAPI v3 documents (krust-schema, built from k8s-openapi) carry no `enum` values, so kubectl explain shows no ENUM section"]
 fn explain_lists_enum_values() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     let out = c.ok(&["explain", "service.spec.type"]);
     contains_all(
         &out,
@@ -270,7 +270,7 @@ fn explain_lists_enum_values() {
 
 #[test]
 fn system_priority_classes_exist() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     expect_table(
         &c,
         &["pc", "system-node-critical"],
@@ -290,7 +290,7 @@ fn system_priority_classes_exist() {
 #[test]
 #[ignore = "krust-apiserver bootstraps no default RBAC roles and bindings yet (the RBAC issue)"]
 fn default_rbac_objects_exist() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     for role in ["cluster-admin", "admin", "edit", "view"] {
         c.ok(&["get", "clusterrole", role]);
     }

@@ -14,6 +14,10 @@
 use krust_e2e::{Cluster, stderr, stdout};
 use serde_json::{Value, json};
 
+/// These tests check what the API server itself does: no controllers or scheduler act on
+/// the objects they create.
+const API_ONLY: &[&str] = &["--disable-controller-manager", "--disable-scheduler"];
+
 macro_rules! manifest {
     ($file:literal) => {
         include_str!(concat!("../manifests/", $file))

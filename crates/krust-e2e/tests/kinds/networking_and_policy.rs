@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn ingresses_network_policies_and_endpoint_slices() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
 
     let class = manifest!("ingressclass.yaml");
     apply(
@@ -231,7 +231,7 @@ fn ingresses_network_policies_and_endpoint_slices() {
 
 #[test]
 fn disruption_budgets_and_autoscalers() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
 
     let pdb = manifest!("poddisruptionbudget.yaml");
     apply(&c, pdb, &["poddisruptionbudget.policy/zk-pdb created"]);

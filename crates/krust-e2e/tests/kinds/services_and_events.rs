@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn services_and_endpoints() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     let header = ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"];
     let wide = [
         "NAME",
@@ -201,7 +201,7 @@ fn services_and_endpoints() {
 
 #[test]
 fn service_ips_and_node_ports_are_allocated() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     apply(&c, manifest!("service.yaml"), &["service/my-service created"]);
     apply(&c, manifest!("service-kinds.yaml"), &["service/web-lb created"]);
     let s = c.get_json(&["svc", "my-service"]);
@@ -249,7 +249,7 @@ fn service_ips_and_node_ports_are_allocated() {
 
 #[test]
 fn events_in_both_groups() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     let header = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"];
     let wide = [
         "LAST SEEN",
@@ -395,7 +395,7 @@ fn events_in_both_groups() {
 
 #[test]
 fn events_k8s_io_validation_speaks_its_own_fields() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     let new = manifest!("event-v1.yaml");
     let err = rejected(
         &c,

@@ -12,7 +12,7 @@ fn patch_status(c: &Cluster, args: &[&str], patch: &str) {
 
 #[test]
 fn status_written_by_controllers_shows_in_the_columns() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     for m in [
         manifest!("deployment.yaml"),
         manifest!("statefulset.yaml"),
@@ -287,7 +287,7 @@ fn status_written_by_controllers_shows_in_the_columns() {
 
 #[test]
 fn get_all_short_names_and_explain() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
     for m in [
         manifest!("pod.yaml"),
         manifest!("service.yaml"),
@@ -328,7 +328,7 @@ fn get_all_short_names_and_explain() {
         [
             "pod/nginx",
             "replicationcontroller/nginx",
-            "service/my-service",
+            "service/kubernetes",
             "daemonset.apps/fluentd-elasticsearch",
             "deployment.apps/nginx-deployment",
             "replicaset.apps/frontend",
@@ -350,6 +350,7 @@ fn get_all_short_names_and_explain() {
         out.lines().collect::<Vec<_>>(),
         [
             "deployment.apps/nginx-deployment",
+            "service/kubernetes",
             "service/my-service",
             "pod/nginx",
             "configmap/game-demo",

@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn quotas_limit_ranges_and_claims() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
 
     let quota = manifest!("resourcequota.yaml");
     apply(&c, quota, &["resourcequota/compute-resources created"]);
@@ -141,7 +141,7 @@ fn quotas_limit_ranges_and_claims() {
 
 #[test]
 fn namespaces_nodes_and_persistent_volumes() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
 
     let ns = manifest!("namespace.yaml");
     apply(&c, ns, &["namespace/team-a created"]);

@@ -29,7 +29,7 @@ fn expect_owned(obj: &Value, checks: &[(String, Value)]) {
 
 #[test]
 fn deployments_replica_sets_and_replication_controllers() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
 
     let deploy = manifest!("deployment.yaml");
     apply(&c, deploy, &["deployment.apps/nginx-deployment created"]);
@@ -220,7 +220,7 @@ fn deployments_replica_sets_and_replication_controllers() {
 
 #[test]
 fn stateful_sets_daemon_sets_and_controller_revisions() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
 
     let sts = manifest!("statefulset.yaml");
     apply(&c, sts, &["statefulset.apps/web created"]);
@@ -442,7 +442,7 @@ fn stateful_sets_daemon_sets_and_controller_revisions() {
 
 #[test]
 fn jobs_and_cron_jobs() {
-    let c = Cluster::start();
+    let c = Cluster::start_with(API_ONLY);
 
     let job = manifest!("job.yaml");
     apply(&c, job, &["job.batch/pi created"]);
