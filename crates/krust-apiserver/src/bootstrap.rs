@@ -112,13 +112,13 @@ async fn refresh(state: &State, key: &str, cur: crate::state::Current, want: &Va
     let mut new = cur.value.clone();
     let mut changed = false;
     for field in ["subsets", "endpoints", "ports", "addressType"] {
-        if let Some(v) = want.get(field) {
-            if new.get(field) != Some(v) {
-                if let Some(m) = new.as_object_mut() {
-                    m.insert(field.into(), v.clone());
-                }
-                changed = true;
+        if let Some(v) = want.get(field)
+            && new.get(field) != Some(v)
+        {
+            if let Some(m) = new.as_object_mut() {
+                m.insert(field.into(), v.clone());
             }
+            changed = true;
         }
     }
     if changed {

@@ -110,15 +110,15 @@ pub fn drop_type_dependent(svc: &mut Value, old: &Value) {
             }
         }
     }
-    if ty == "ClusterIP" || ty == "ExternalName" {
-        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
-            for (i, p) in ports.iter_mut().enumerate() {
-                let old_np = old_spec.pointer(&format!("/ports/{i}/nodePort"));
-                if let Some(m) = p.as_object_mut() {
-                    if m.get("nodePort") == old_np {
-                        m.remove("nodePort");
-                    }
-                }
+    if (ty == "ClusterIP" || ty == "ExternalName")
+        && let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut)
+    {
+        for (i, p) in ports.iter_mut().enumerate() {
+            let old_np = old_spec.pointer(&format!("/ports/{i}/nodePort"));
+            if let Some(m) = p.as_object_mut()
+                && m.get("nodePort") == old_np
+            {
+                m.remove("nodePort");
             }
         }
     }
@@ -240,10 +240,9 @@ pub fn allocate(
                 .get("nodePort")
                 .and_then(Value::as_u64)
                 .and_then(|n| u16::try_from(n).ok())
+                && old_ports.contains(&u64::from(np))
             {
-                if old_ports.contains(&u64::from(np)) {
-                    taken.insert(np);
-                }
+                taken.insert(np);
             }
         }
         for (i, p) in ports.iter_mut().enumerate() {
@@ -297,10 +296,9 @@ pub fn allocate(
             .and_then(Value::as_u64)
             .unwrap_or(0)
             == 0
+        && let Some(np) = random_port(ranges, &taken, &mut rng)
     {
-        if let Some(np) = random_port(ranges, &taken, &mut rng) {
-            spec.insert("healthCheckNodePort".into(), json!(np));
-        }
+        spec.insert("healthCheckNodePort".into(), json!(np));
     }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }

@@ -152,10 +152,10 @@ pub async fn evict(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
                 "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
             ));
         }
-        if let Some((pdb_key, _)) = budgets.first() {
-            if !opts.dry_run {
-                consume(&ctx, pdb_key, ctx.name()).await?;
-            }
+        if let Some((pdb_key, _)) = budgets.first()
+            && !opts.dry_run
+        {
+            consume(&ctx, pdb_key, ctx.name()).await?;
         }
     }
     match delete_one(&ctx, &key, ctx.name(), &opts).await? {
