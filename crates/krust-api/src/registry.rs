@@ -76,6 +76,47 @@ pub struct ResourceDef {
     pub schema: Option<String>,
     /// True when objects are not stored at all (reviews answered on the spot).
     pub ephemeral: bool,
+    /// Served for a CustomResourceDefinition (not a built-in kind).
+    pub custom: Option<CustomInfo>,
+}
+
+/// What a custom resource adds to its `ResourceDef`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CustomInfo {
+    /// `additionalPrinterColumns` of the version.
+    pub columns: Vec<PrinterColumn>,
+    /// The `scale` subresource's paths, if any.
+    pub scale: Option<ScalePaths>,
+    /// Name of the CustomResourceDefinition.
+    pub crd: String,
+}
+
+/// One `additionalPrinterColumns` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrinterColumn {
+    /// Header.
+    pub name: String,
+    /// OpenAPI type (`string`, `integer`, `number`, `boolean`, `date`).
+    pub type_: String,
+    /// OpenAPI format.
+    pub format: String,
+    /// Description.
+    pub description: String,
+    /// 0 = shown by default; higher only with `-o wide`.
+    pub priority: i64,
+    /// Simple JSONPath of the value (`.spec.replicas`).
+    pub json_path: String,
+}
+
+/// JSON paths of the scale subresource of a custom resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScalePaths {
+    /// `.spec.replicas`-like path of the desired replicas.
+    pub spec_replicas: String,
+    /// `.status.replicas`-like path of the observed replicas.
+    pub status_replicas: String,
+    /// Path of the label selector string in status, if any.
+    pub label_selector: Option<String>,
 }
 
 impl ResourceDef {
@@ -533,6 +574,7 @@ pub fn built_in() -> Vec<ResourceDef> {
                 } else {
                     def.verbs.to_vec()
                 },
+                custom: None,
                 short_names: def.short.iter().map(|s| s.to_string()).collect(),
                 categories: if def.all {
                     vec!["all".to_string()]

@@ -45,6 +45,13 @@ impl Schemas {
         }
     }
 
+    /// These schemas plus more (e.g. custom kinds' schemas for an OpenAPI document).
+    pub fn with_extra(&self, extra: impl IntoIterator<Item = (String, Value)>) -> Self {
+        let mut components = self.components.clone();
+        components.extend(extra);
+        Self { components }
+    }
+
     /// The component schema of a name.
     pub fn component(&self, name: &str) -> Option<&Value> {
         self.components.get(name)

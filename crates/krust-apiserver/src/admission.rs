@@ -29,6 +29,10 @@ pub fn admit_create(state: &State, group: &str, kind: &str, obj: &mut Value) -> 
             let classes = objects(state, "storage.k8s.io", "storageclasses");
             default_storage_class(obj, &classes);
         }
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+            // Holds the CRD until its objects are deleted (see `crds`).
+            crd_cleanup_finalizer(obj);
+        }
         ("networking.k8s.io", "Ingress") => {
             let classes = objects(state, "networking.k8s.io", "ingressclasses");
             default_ingress_class(obj, &classes);
@@ -36,6 +40,18 @@ pub fn admit_create(state: &State, group: &str, kind: &str, obj: &mut Value) -> 
         _ => {}
     }
     Ok(())
+}
+
+fn crd_cleanup_finalizer(obj: &mut Value) {
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let list = meta.entry("finalizers").or_insert_with(|| json!([]));
+    if let Some(l) = list.as_array_mut()
+        && !l.iter().any(|f| f == crate::crds::CLEANUP_FINALIZER)
+    {
+        l.push(json!(crate::crds::CLEANUP_FINALIZER));
+    }
 }
 
 /// Every cached object of a resource (small, cluster-scoped sets only).

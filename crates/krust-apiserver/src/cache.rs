@@ -305,6 +305,26 @@ impl ResourceCache {
         inner.tx = broadcast::channel(BROADCAST_CAPACITY).0;
     }
 
+    /// Fills a cache registered while the server runs (a new CRD's resource) from a range
+    /// read at `rv`. Returns false when events newer than `rv` were applied meanwhile, so
+    /// the caller reads again: a snapshot older than the cache would undo them.
+    fn fill(&self, kvs: &[KeyValue], rv: u64) -> bool {
+        let mut objects = BTreeMap::new();
+        for kv in kvs {
+            if let Some(obj) = self.index(kv) {
+                objects.insert(kv.key.clone(), Arc::new(obj));
+            }
+        }
+        let mut inner = self.inner.write();
+        if inner.rv > rv {
+            return false;
+        }
+        inner.objects = objects;
+        inner.rv = rv;
+        inner.oldest = inner.oldest.max(rv);
+        true
+    }
+
     fn list_rv(&self, inner: &Inner) -> u64 {
         inner.rv.max(*self.progress.borrow())
     }
@@ -446,6 +466,38 @@ impl WatchCache {
                 ))
             })
             .clone()
+    }
+
+    /// Registers a resource while the server runs and loads what the store already holds
+    /// under its prefix (e.g. custom resources of a CRD served again after a restart).
+    pub async fn add_loaded(
+        &self,
+        store: &dyn Store,
+        spec: CacheSpec,
+    ) -> Result<Arc<ResourceCache>, StoreError> {
+        if let Some(c) = self.resource(&spec.prefix) {
+            return Ok(c);
+        }
+        let prefix = spec.prefix.clone();
+        // Registered first, so events from now on reach it; then loaded from a snapshot at
+        // least as new as anything it missed.
+        let cache = self.add(spec, 0);
+        for _ in 0..10 {
+            let resp = store
+                .range(RangeRequest {
+                    start: prefix.clone(),
+                    end: prefix_end(&prefix),
+                    revision: None,
+                    limit: None,
+                })
+                .await?;
+            if cache.fill(&resp.kvs, resp.revision) {
+                return Ok(cache);
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "could not load {prefix}: the store kept changing"
+        )))
     }
 
     /// The cache of a storage prefix.

@@ -171,8 +171,7 @@ async fn route_request(
             .map(|doc| respond::json(200, &doc))
             .ok_or_else(|| ApiError::path_not_found("the server could not find the requested resource")),
         Route::OpenApiV2 => {
-            let resources = state.registry.read().all().to_vec();
-            let doc = state.openapi.v2(&state.schemas, &state.gvk_schema, &resources);
+            let doc = state.openapi.v2(&openapi_docs(&state));
             let if_none_match = req
                 .headers()
                 .get(header::IF_NONE_MATCH)
@@ -241,7 +240,24 @@ fn aggregated(state: &State, core: bool, v: Discovery) -> Resp {
 
 fn openapi_docs(state: &State) -> Arc<Docs> {
     let resources = state.registry.read().all().to_vec();
-    state.openapi.get(&state.schemas, &state.gvk_schema, &resources)
+    let custom: Vec<((String, String, String), Arc<serde_json::Value>)> = state
+        .crd_schemas
+        .read()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if custom.is_empty() {
+        return state.openapi.get(&state.schemas, &state.gvk_schema, &resources);
+    }
+    // Custom kinds' schemas join the built-in ones for this build.
+    let mut gvk = state.gvk_schema.clone();
+    let extra = custom.into_iter().map(|((g, v, k), schema)| {
+        let name = crate::crds::schema_name(&g, &v, &k);
+        gvk.insert((g, v, k), name.clone());
+        (name, (*schema).clone())
+    });
+    let schemas = state.schemas.with_extra(extra.collect::<Vec<_>>());
+    state.openapi.get(&schemas, &gvk, &resources)
 }
 
 fn health(state: &State, check: HealthCheck) -> Resp {

@@ -10,9 +10,11 @@ mod body;
 mod bootstrap;
 mod cache;
 mod convert;
+mod crds;
 mod discovery;
 mod dispatch;
 mod handlers;
+mod jsonpath;
 mod meta;
 mod negotiate;
 mod nslifecycle;
@@ -165,6 +167,8 @@ impl ApiServer {
             build: config.build,
             service_ranges: config.service_ranges,
             advertise: (config.advertise_ip, local.port()),
+            crd_schemas: Default::default(),
+            crd_served: Default::default(),
         });
         Ok(Self {
             state,
@@ -191,6 +195,8 @@ impl ApiServer {
         bootstrap::ensure_system_objects(&state)
             .await
             .map_err(|e| Error::Bootstrap(e.message))?;
+        crds::load(&state).await;
+        let crd_task = tokio::spawn(crds::run(state.clone(), state.shutdown.clone()));
         let ns = tokio::spawn(nslifecycle::run(state.clone(), state.shutdown.clone()));
         let serve = tokio::spawn(server::accept_loop(
             self.listener,
@@ -205,6 +211,7 @@ impl ApiServer {
         state.shutdown.cancel();
         let _ = serve.await;
         let _ = ns.await;
+        let _ = crd_task.await;
         let _ = follow.await;
         Ok(())
     }

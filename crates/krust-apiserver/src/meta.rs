@@ -94,7 +94,7 @@ pub fn prepare_create(def: &ResourceDef, path_ns: Option<&str>, obj: &mut Value)
     ] {
         meta.remove(f);
     }
-    if krust_api::defaults::tracks_generation(&def.storage_group, &def.kind) {
+    if def.custom.is_some() || krust_api::defaults::tracks_generation(&def.storage_group, &def.kind) {
         meta.insert("generation".into(), Value::from(1));
     } else {
         meta.remove("generation");

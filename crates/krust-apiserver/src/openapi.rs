@@ -54,14 +54,14 @@ impl OpenApi {
         built
     }
 
+    /// Drops the documents: the next request rebuilds them (the set of resources changed).
+    pub fn invalidate(&self) {
+        *self.docs.write() = None;
+    }
+
     /// The OpenAPI v2 document (built from the v3 documents on first use).
-    pub fn v2(
-        &self,
-        schemas: &Schemas,
-        gvk_schema: &HashMap<(String, String, String), String>,
-        resources: &[ResourceDef],
-    ) -> Arc<crate::openapi_v2::Doc> {
-        self.v2.get(&self.get(schemas, gvk_schema, resources))
+    pub fn v2(&self, v3: &Arc<Docs>) -> Arc<crate::openapi_v2::Doc> {
+        self.v2.get(v3)
     }
 }
 

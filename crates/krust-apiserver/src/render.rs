@@ -3,7 +3,11 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use jiff::Timestamp;
-use krust_api::{ApiError, registry::ResourceDef, table};
+use krust_api::{
+    ApiError,
+    registry::{PrinterColumn, ResourceDef},
+    table,
+};
 use serde_json::{Map, Value, json};
 
 /// `?includeObject=` of Table requests.
@@ -79,12 +83,63 @@ pub fn partial_metadata(obj: &Value, beta: bool) -> Value {
 
 /// Column definitions of a Table for a resource.
 fn column_defs(def: &ResourceDef) -> Vec<Value> {
+    if let Some(c) = &def.custom {
+        return custom_columns(&c.columns);
+    }
     table::columns(&def.group, &def.kind)
         .into_iter()
         .map(|c| {
             json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority})
         })
         .collect()
+}
+
+/// A CRD's columns: Name, then its `additionalPrinterColumns` (or Age when it has none).
+fn custom_columns(cols: &[PrinterColumn]) -> Vec<Value> {
+    let mut out = vec![json!({"name": "Name", "type": "string", "format": "name",
+        "description": "Name must be unique within a namespace.", "priority": 0})];
+    if cols.is_empty() {
+        out.push(json!({"name": "Age", "type": "date", "format": "",
+            "description": "The time since the object was created.", "priority": 0}));
+    }
+    for c in cols {
+        out.push(json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority}));
+    }
+    out
+}
+
+/// Cells of a custom resource's row: values found by each column's JSONPath, dates as ages.
+fn custom_cells(cols: &[PrinterColumn], obj: &Value, now: Timestamp) -> Vec<Value> {
+    let age = |v: &Value| -> Value {
+        v.as_str()
+            .and_then(|s| s.parse::<Timestamp>().ok())
+            .map(|t| Value::String(table::human_duration(now.as_second() - t.as_second())))
+            .unwrap_or(Value::Null)
+    };
+    let mut out = vec![obj.pointer("/metadata/name").cloned().unwrap_or(Value::Null)];
+    if cols.is_empty() {
+        out.push(
+            obj.pointer("/metadata/creationTimestamp")
+                .map(age)
+                .unwrap_or(Value::Null),
+        );
+    }
+    for c in cols {
+        let found = crate::jsonpath::find(obj, &c.json_path);
+        let cell = match found.as_slice() {
+            [] => Value::Null,
+            [one] if c.type_ == "date" => age(one),
+            [one] => (*one).clone(),
+            many => Value::String(
+                many.iter()
+                    .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        };
+        out.push(cell);
+    }
+    out
 }
 
 /// One Table row.
@@ -95,7 +150,10 @@ pub fn table_row(
     beta: bool,
     now: Timestamp,
 ) -> Value {
-    let cells = table::cells(&def.group, &def.kind, obj, now);
+    let cells = match &def.custom {
+        Some(c) => custom_cells(&c.columns, obj, now),
+        None => table::cells(&def.group, &def.kind, obj, now),
+    };
     let mut row = Map::new();
     row.insert("cells".into(), Value::Array(cells));
     match include {

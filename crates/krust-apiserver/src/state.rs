@@ -49,6 +49,10 @@ pub struct State {
     pub service_ranges: crate::services::ServiceRanges,
     /// Address and port the `kubernetes` Service's endpoints point at.
     pub advertise: (std::net::IpAddr, u16),
+    /// Schemas of custom kinds, by (group, version, kind).
+    pub crd_schemas: RwLock<HashMap<(String, String, String), Arc<Value>>>,
+    /// CRD name → (group, plural) it serves.
+    pub crd_served: RwLock<HashMap<String, (String, String)>>,
 }
 
 /// Maps a store failure onto a Status.
@@ -107,7 +111,17 @@ impl State {
             .unwrap_or_else(|| def.clone())
     }
 
-    /// The schema of a served kind, if known.
+    /// The schema of a custom kind (held by the caller while it navigates it with
+    /// `schemas.inline`).
+    pub fn crd_schema(&self, def: &ResourceDef) -> Option<Arc<Value>> {
+        def.custom.as_ref()?;
+        self.crd_schemas
+            .read()
+            .get(&(def.group.clone(), def.version.clone(), def.kind.clone()))
+            .cloned()
+    }
+
+    /// The schema of a served built-in kind, if known.
     pub fn schema_of(&self, def: &ResourceDef) -> Option<SchemaNode<'_>> {
         let name = self
             .gvk_schema

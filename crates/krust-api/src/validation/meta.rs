@@ -12,7 +12,14 @@ use crate::field_error::{FieldError, FieldPath};
 /// Upper bound of all annotations of one object, keys plus values.
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
 
-const STANDARD_FINALIZERS: &[&str] = &["kubernetes", "orphan", "foregroundDeletion"];
+/// Finalizers every object may carry without a domain prefix (upstream's standard set,
+/// including the CRD cleanup finalizer the API server adds itself).
+const STANDARD_FINALIZERS: &[&str] = &[
+    "kubernetes",
+    "orphan",
+    "foregroundDeletion",
+    "customresourcecleanup.apiextensions.k8s.io",
+];
 
 /// Options of metadata validation.
 #[derive(Debug, Clone, Copy)]

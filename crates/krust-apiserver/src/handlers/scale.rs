@@ -44,8 +44,38 @@ fn selector_string(obj: &Value) -> String {
     }
 }
 
+/// Where the replicas live: upstream's fixed fields for built-in workloads, the CRD's
+/// declared paths for custom ones.
+struct Paths {
+    spec: String,
+    status: String,
+    selector: Option<String>,
+}
+
+/// `.spec.replicas` → `/spec/replicas`.
+fn pointer(path: &str) -> String {
+    path.trim_start_matches('.')
+        .split('.')
+        .fold(String::new(), |acc, p| format!("{acc}/{p}"))
+}
+
+fn paths(ctx: &Ctx) -> Paths {
+    match ctx.def.custom.as_ref().and_then(|c| c.scale.as_ref()) {
+        Some(s) => Paths {
+            spec: pointer(&s.spec_replicas),
+            status: pointer(&s.status_replicas),
+            selector: s.label_selector.as_deref().map(pointer),
+        },
+        None => Paths {
+            spec: "/spec/replicas".into(),
+            status: "/status/replicas".into(),
+            selector: None,
+        },
+    }
+}
+
 /// The Scale of a workload (storage object with resourceVersion set).
-pub fn to_scale(obj: &Value) -> Value {
+fn to_scale(p: &Paths, obj: &Value) -> Value {
     let meta = obj.get("metadata").cloned().unwrap_or_else(|| json!({}));
     let mut m = serde_json::Map::new();
     for f in ["name", "namespace", "uid", "resourceVersion", "creationTimestamp"] {
@@ -57,10 +87,13 @@ pub fn to_scale(obj: &Value) -> Value {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": m,
-        "spec": {"replicas": obj.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0)},
+                "spec": {"replicas": obj.pointer(&p.spec).and_then(Value::as_i64).unwrap_or(0)},
         "status": {
-            "replicas": obj.pointer("/status/replicas").and_then(Value::as_i64).unwrap_or(0),
-            "selector": selector_string(obj),
+            "replicas": obj.pointer(&p.status).and_then(Value::as_i64).unwrap_or(0),
+            "selector": match &p.selector {
+                Some(sel) => obj.pointer(sel).and_then(Value::as_str).unwrap_or("").to_string(),
+                None => selector_string(obj),
+            },
         },
     })
 }
@@ -70,7 +103,7 @@ fn respond_scale(ctx: &Ctx, obj: &Value) -> Result<crate::respond::Resp, ApiErro
     scale_def.group = "autoscaling".into();
     scale_def.version = "v1".into();
     scale_def.kind = "Scale".into();
-    ctx.respond_value_as(&scale_def, 200, &to_scale(obj))
+    ctx.respond_value_as(&scale_def, 200, &to_scale(&paths(ctx), obj))
 }
 
 /// GET `/scale`.
@@ -108,15 +141,25 @@ fn replicas_of(scale: &Value, name: &str) -> Result<i64, ApiError> {
     }
 }
 
+/// Sets the value at a JSON pointer, creating objects on the way.
+fn set_path(obj: &mut Value, pointer: &str, v: Value) {
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    let Some((last, parents)) = parts.split_last() else {
+        return;
+    };
+    let mut cur = obj;
+    for p in parents {
+        let Some(m) = cur.as_object_mut() else { return };
+        cur = m.entry(p.to_string()).or_insert_with(|| json!({}));
+    }
+    if let Some(m) = cur.as_object_mut() {
+        m.insert(last.to_string(), v);
+    }
+}
+
 fn set_replicas(ctx: &Ctx, cur: &Value, replicas: i64) -> Result<Value, ApiError> {
     let mut new = cur.clone();
-    if let Some(spec) = new
-        .as_object_mut()
-        .map(|m| m.entry("spec").or_insert_with(|| json!({})))
-        .and_then(Value::as_object_mut)
-    {
-        spec.insert("replicas".into(), Value::from(replicas));
-    }
+    set_path(&mut new, &paths(ctx).spec, Value::from(replicas));
     meta::prepare_update(&ctx.storage, cur, &mut new)?;
     let errors = krust_api::validation::validate(&ctx.storage.group, &ctx.storage.kind, &new, Some(cur));
     if !errors.is_empty() {
@@ -165,7 +208,7 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> Result<crate::respond::Resp, ApiErr
     let schemas = ctx.state.schemas.clone();
     let explicit_rv = doc.pointer("/metadata/resourceVersion").is_some();
     let u = guaranteed_update(&ctx, &key, opts.dry_run, explicit_rv, |cur| {
-        let scale = to_scale(&cur.value);
+        let scale = to_scale(&paths(&ctx), &cur.value);
         let patched = match format {
             BodyFormat::JsonPatch => kpatch::json_patch(&scale, &doc),
             BodyFormat::MergePatch => kpatch::merge_patch(&scale, &doc),

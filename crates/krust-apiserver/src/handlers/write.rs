@@ -94,7 +94,12 @@ pub fn check_object(
         "{kind} in version {:?} cannot be handled as a {kind}",
         ctx.def.version
     );
-    let findings = match ctx.state.schema_of(&ctx.def) {
+    let custom = ctx.state.crd_schema(&ctx.def);
+    let root = match &custom {
+        Some(s) => Some(ctx.state.schemas.inline(s)),
+        None => ctx.state.schema_of(&ctx.def),
+    };
+    let findings = match root {
         Some(root) => schemacheck::check(root, obj),
         None => schemacheck::Findings::default(),
     };
@@ -178,6 +183,14 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
             return bind_pod(&ctx, &name, obj, opts.dry_run).await;
         }
         _ => {}
+    }
+    if let Some(c) = &ctx.def.custom
+        && crd_terminating(&ctx, &c.crd)
+    {
+        return Err(ApiError::method_not_allowed(format!(
+            "create not allowed while custom resource definition {} is terminating",
+            c.crd
+        )));
     }
     let mut obj = ctx.state.to_storage(&ctx.def, obj);
     meta::prepare_create(&ctx.storage, ctx.namespace(), &mut obj)?;
@@ -454,10 +467,13 @@ pub fn apply_patch(ctx: &Ctx, format: BodyFormat, cur: &Value, patch: &Value) ->
         BodyFormat::JsonPatch => kpatch::json_patch(cur, patch).map_err(|e| patch_error(ctx, e)),
         BodyFormat::MergePatch => kpatch::merge_patch(cur, patch).map_err(|e| patch_error(ctx, e)),
         BodyFormat::StrategicMergePatch => {
-            let schema = ctx.state.schema_of(&ctx.def);
+            // Custom resources have no patch strategies: upstream refuses SMP for them.
+            let schema = ctx.state.schema_of(&ctx.def).filter(|_| ctx.def.custom.is_none());
             if schema.is_none() {
-                return Err(ApiError::unsupported_media_type(
-                    "application/strategic-merge-patch+json",
+                return Err(ApiError::new(
+                    415,
+                    "UnsupportedMediaType",
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
                 ));
             }
             kpatch::strategic_merge(cur, patch, schema).map_err(|e| patch_error(ctx, e))
@@ -673,4 +689,25 @@ fn self_subject_review(ctx: &Ctx, mut obj: Value) -> Result<Resp, ApiError> {
         );
     }
     ctx.respond_value(201, &obj)
+}
+
+/// Whether the CRD serving this resource is being deleted.
+fn crd_terminating(ctx: &Ctx, crd: &str) -> bool {
+    let Some(def) = ctx
+        .state
+        .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    else {
+        return false;
+    };
+    let Some(cache) = ctx.state.cache.resource(&def.storage_prefix()) else {
+        return false;
+    };
+    cache
+        .get(&def.key(None, crd))
+        .0
+        .and_then(|o| serde_json::from_slice::<Value>(&o.stored).ok())
+        .is_some_and(|v| {
+            v.pointer("/metadata/deletionTimestamp")
+                .is_some_and(|t| !t.is_null())
+        })
 }
