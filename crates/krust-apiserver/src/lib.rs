@@ -31,6 +31,7 @@ pub mod services;
 mod state;
 mod stored;
 mod version;
+mod webhooks;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -85,6 +85,8 @@ pub fn built_in() -> (Map<String, Value>, Vec<KindSchema>) {
         sched::PriorityClass,
         storage::StorageClass,
         apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        api::admissionregistration::v1::MutatingWebhookConfiguration,
+        api::admissionregistration::v1::ValidatingWebhookConfiguration,
         api::authorization::v1::SelfSubjectAccessReview,
         api::authorization::v1::SelfSubjectRulesReview,
         api::authentication::v1::SelfSubjectReview,

@@ -223,6 +223,17 @@ pub(super) async fn delete_one(
                 ),
             ));
         }
+        if !ctx.def.ephemeral {
+            super::write::admit_validating(
+                ctx,
+                crate::webhooks::Operation::Delete,
+                name,
+                None,
+                Some(&cur.value),
+                opts.dry_run,
+            )
+            .await?;
+        }
         let mut obj = cur.value.clone();
         let already_deleting = obj
             .pointer("/metadata/deletionTimestamp")

@@ -19,6 +19,7 @@ use crate::{
     schemacheck, services,
     state::{Created, Current, Written},
     stored,
+    webhooks::{self, Operation},
 };
 
 /// Which part of an object a write may change.
@@ -211,6 +212,8 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
     }
     ctx.check_namespace_open().await?;
     let key = ctx.storage.key(ctx.namespace(), &name);
+    let mut warnings = warnings;
+    warnings.extend(mutate(&ctx, Operation::Create, &name, &mut obj, None, opts.dry_run).await?);
     let unallocated = obj;
     // A Service's cluster IP or node port can be taken by a concurrent create between
     // choosing it and writing: then choose again.
@@ -218,6 +221,8 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
         let mut obj = unallocated.clone();
         allocate(&ctx, &mut obj, None).await?;
         validate(&ctx, &obj, None)?;
+        warnings
+            .extend(admit_validating(&ctx, Operation::Create, &name, Some(&obj), None, opts.dry_run).await?);
         if opts.dry_run {
             if ctx.state.read(&key).await?.is_some() {
                 return Err(ApiError::already_exists(ctx.def.target(), &name));
@@ -235,6 +240,61 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
         &name,
         "could not reserve a free service IP or node port; please retry",
     ))
+}
+
+fn attributes<'a>(ctx: &'a Ctx, op: Operation, name: &'a str, dry_run: bool) -> webhooks::Attributes<'a> {
+    webhooks::Attributes {
+        def: &ctx.def,
+        subresource: ctx.path.subresource.as_deref(),
+        operation: op,
+        namespace: ctx.namespace(),
+        name,
+        user: &ctx.user,
+        dry_run,
+    }
+}
+
+/// Mutating admission webhooks on a storage-version object (they see the served version).
+/// Returns their warnings.
+pub async fn mutate(
+    ctx: &Ctx,
+    op: Operation,
+    name: &str,
+    obj: &mut Value,
+    old: Option<&Value>,
+    dry_run: bool,
+) -> Result<Vec<String>, ApiError> {
+    let mut served = ctx.state.to_served(&ctx.def, obj.clone());
+    let old_served = old.map(|o| ctx.state.to_served(&ctx.def, o.clone()));
+    let warnings = webhooks::mutate(
+        &ctx.state,
+        &attributes(ctx, op, name, dry_run),
+        &mut served,
+        old_served.as_ref(),
+    )
+    .await?;
+    *obj = ctx.state.to_storage(&ctx.def, served);
+    Ok(warnings)
+}
+
+/// Validating admission webhooks (objects in the storage version).
+pub async fn admit_validating(
+    ctx: &Ctx,
+    op: Operation,
+    name: &str,
+    obj: Option<&Value>,
+    old: Option<&Value>,
+    dry_run: bool,
+) -> Result<Vec<String>, ApiError> {
+    let served = obj.map(|o| ctx.state.to_served(&ctx.def, o.clone()));
+    let old_served = old.map(|o| ctx.state.to_served(&ctx.def, o.clone()));
+    webhooks::validate(
+        &ctx.state,
+        &attributes(ctx, op, name, dry_run),
+        served.as_ref(),
+        old_served.as_ref(),
+    )
+    .await
 }
 
 /// Allocates what the object needs from shared ranges (a Service's cluster IP and node
@@ -279,6 +339,23 @@ where
         };
         let mut new = f(&cur)?;
         allocate(ctx, &mut new, Some(&cur.value)).await?;
+        if new != cur.value {
+            let name = ctx.name().to_string();
+            let before = new.clone();
+            mutate(ctx, Operation::Update, &name, &mut new, Some(&cur.value), dry_run).await?;
+            if new != before {
+                validate(ctx, &new, Some(&cur.value))?;
+            }
+            admit_validating(
+                ctx,
+                Operation::Update,
+                &name,
+                Some(&new),
+                Some(&cur.value),
+                dry_run,
+            )
+            .await?;
+        }
         stored::set_resource_version(&mut new, cur.rv);
         if new == cur.value {
             return Ok(Updated::Unchanged(cur.value, cur.rv));
