@@ -406,11 +406,11 @@ async fn cleanup(state: &State, def: &ResourceDef) -> bool {
 /// Brings one CRD's serving and status in line with the object.
 async fn sync(state: &State, key: &str, crd: &Value) {
     let conflict = names_conflict(state, crd);
-    if conflict.is_none() {
-        if let Err(e) = serve(state, crd).await {
-            tracing::warn!(key, error = %e, "serving a CRD failed; will retry");
-            return;
-        }
+    if conflict.is_none()
+        && let Err(e) = serve(state, crd).await
+    {
+        tracing::warn!(key, error = %e, "serving a CRD failed; will retry");
+        return;
     }
     write_status(state, key, crd, desired_status(crd, conflict.as_deref())).await;
     if terminating(crd) {
@@ -419,21 +419,19 @@ async fn sync(state: &State, key: &str, crd: &Value) {
             Some(d) => cleanup(state, d).await,
             None => true,
         };
-        if done {
-            if let Ok(Some(cur)) = state.read(key).await {
-                let mut new = cur.value.clone();
-                if let Some(f) = new
-                    .pointer_mut("/metadata/finalizers")
-                    .and_then(Value::as_array_mut)
-                {
-                    f.retain(|x| x != CLEANUP_FINALIZER);
-                }
-                let _ = if meta::ready_to_delete(&new) {
-                    state.remove(key, cur.rv, &cur.value).await
-                } else {
-                    state.replace(key, cur.rv, &cur.value, &new).await
-                };
+        if done && let Ok(Some(cur)) = state.read(key).await {
+            let mut new = cur.value.clone();
+            if let Some(f) = new
+                .pointer_mut("/metadata/finalizers")
+                .and_then(Value::as_array_mut)
+            {
+                f.retain(|x| x != CLEANUP_FINALIZER);
             }
+            let _ = if meta::ready_to_delete(&new) {
+                state.remove(key, cur.rv, &cur.value).await
+            } else {
+                state.replace(key, cur.rv, &cur.value, &new).await
+            };
         }
     }
 }
@@ -473,9 +471,8 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
                 _ = tick.tick() => {
                     // Terminating CRDs wait on their objects' finalizers.
                     for obj in cache.list(&Default::default(), None, 0).items {
-                        if let Ok(v) = serde_json::from_slice::<Value>(&obj.stored) {
-                            if terminating(&v) { sync(&state, &obj.key, &v).await; }
-                        }
+                        if let Ok(v) = serde_json::from_slice::<Value>(&obj.stored)
+                            && terminating(&v) { sync(&state, &obj.key, &v).await; }
                     }
                 }
                 ev = live.recv() => match ev {
