@@ -4,6 +4,8 @@
 //! Objects travel as `serde_json::Value` so that unknown fields, CRDs and every API version
 //! take the same path; the OpenAPI schemas (`schema`) supply the structure where needed.
 
+pub mod apply;
+pub mod crd;
 pub mod defaults;
 pub mod field_error;
 pub mod fields;

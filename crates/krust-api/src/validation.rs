@@ -16,7 +16,7 @@ mod apps;
 mod batch;
 mod containers;
 mod core;
-mod crd;
+pub(crate) mod crd;
 mod cron;
 mod meta;
 mod mounts;

@@ -169,7 +169,8 @@ impl ApiServer {
             service_ranges: config.service_ranges,
             advertise: (config.advertise_ip, local.port()),
             crd_schemas: Default::default(),
-            crd_served: Default::default(),
+                        crd_served: Default::default(),
+            crd_compiled: Default::default(),
         });
         Ok(Self {
             state,

@@ -189,16 +189,18 @@ pub fn prepare_update(def: &ResourceDef, old: &Value, new: &mut Value) -> Result
     Ok(())
 }
 
-/// Whether the object is marked for deletion and has no finalizers left.
+/// Whether the object is marked for deletion and has no finalizers left (for a Namespace,
+/// also none in `spec.finalizers`: the namespace controller empties it first).
 pub fn ready_to_delete(obj: &Value) -> bool {
     let Some(meta) = obj.get("metadata") else {
         return false;
     };
+    let namespace_held = obj.get("kind").and_then(Value::as_str) == Some("Namespace")
+        && obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
+        && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
     meta.get("deletionTimestamp").is_some_and(|t| !t.is_null())
-        && meta
-            .get("finalizers")
-            .and_then(Value::as_array)
-            .is_none_or(|f| f.is_empty())
+        && !namespace_held
+        && meta.get("finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty())
 }
 
 #[cfg(test)]

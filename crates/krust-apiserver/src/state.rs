@@ -51,8 +51,11 @@ pub struct State {
     pub advertise: (std::net::IpAddr, u16),
     /// Schemas of custom kinds, by (group, version, kind).
     pub crd_schemas: RwLock<HashMap<(String, String, String), Arc<Value>>>,
-    /// CRD name → (group, plural) it serves.
+        /// CRD name → (group, plural) it serves.
     pub crd_served: RwLock<HashMap<String, (String, String)>>,
+    /// Compiled schemas of custom kinds (pruning, defaults, validation, CEL), by
+    /// (group, version, kind).
+    pub crd_compiled: RwLock<HashMap<(String, String, String), Arc<krust_api::crd::CompiledSchema>>>,
 }
 
 /// Maps a store failure onto a Status.
@@ -111,14 +114,12 @@ impl State {
             .unwrap_or_else(|| def.clone())
     }
 
-    /// The schema of a custom kind (held by the caller while it navigates it with
-    /// `schemas.inline`).
-    pub fn crd_schema(&self, def: &ResourceDef) -> Option<Arc<Value>> {
+    
+
+        /// The compiled schema of a custom kind's served version.
+    pub fn crd_compiled(&self, def: &ResourceDef) -> Option<Arc<krust_api::crd::CompiledSchema>> {
         def.custom.as_ref()?;
-        self.crd_schemas
-            .read()
-            .get(&(def.group.clone(), def.version.clone(), def.kind.clone()))
-            .cloned()
+        self.crd_compiled.read().get(&(def.group.clone(), def.version.clone(), def.kind.clone())).cloned()
     }
 
     /// The schema of a served built-in kind, if known.
@@ -276,7 +277,13 @@ impl State {
     }
 
     /// Renders stored bytes as the served version's JSON.
-    pub fn render_served(&self, def: &ResourceDef, stored_bytes: &[u8], rv: u64) -> Result<Bytes, ApiError> {
+        pub fn render_served(&self, def: &ResourceDef, stored_bytes: &[u8], rv: u64) -> Result<Bytes, ApiError> {
+        if self.crd_compiled(def).is_some_and(|c| c.has_defaults()) {
+            // Upstream defaults custom resources on read too (a default added to the schema
+            // shows on old objects).
+            let v = self.decode_served(def, stored_bytes, rv)?;
+            return Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()));
+        }
         if def.is_storage_version() {
             return Ok(stored::render(stored_bytes, rv));
         }
@@ -288,10 +295,14 @@ impl State {
     }
 
     /// Parses stored bytes into the served version.
-    pub fn decode_served(&self, def: &ResourceDef, stored_bytes: &[u8], rv: u64) -> Result<Value, ApiError> {
-        let v = stored::decode(stored_bytes, rv)
-            .map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
-        Ok(self.to_served(def, v))
+        pub fn decode_served(&self, def: &ResourceDef, stored_bytes: &[u8], rv: u64) -> Result<Value, ApiError> {
+        let v = stored::decode(stored_bytes, rv).map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
+        let mut v = self.to_served(def, v);
+        if let Some(c) = self.crd_compiled(def).filter(|c| c.has_defaults()) {
+            let _ = c.prune(&mut v);
+            c.default(&mut v);
+        }
+        Ok(v)
     }
 }
 

@@ -95,14 +95,18 @@ pub fn check_object(
         "{kind} in version {:?} cannot be handled as a {kind}",
         ctx.def.version
     );
-    let custom = ctx.state.crd_schema(&ctx.def);
-    let root = match &custom {
-        Some(s) => Some(ctx.state.schemas.inline(s)),
-        None => ctx.state.schema_of(&ctx.def),
-    };
-    let findings = match root {
-        Some(root) => schemacheck::check(root, obj),
-        None => schemacheck::Findings::default(),
+        let findings = match ctx.state.crd_compiled(&ctx.def) {
+        // Custom resources: upstream's structural pruning, then schema defaults; wrong
+        // types surface as 422s from validation, as upstream.
+        Some(compiled) => {
+            let unknown = compiled.prune(obj).map_err(|e| ApiError::bad_request(format!("{prefix}: {}", e.0)))?;
+            compiled.default(obj);
+            schemacheck::Findings { unknown, type_errors: Vec::new() }
+        }
+        None => match ctx.state.schema_of(&ctx.def) {
+            Some(root) => schemacheck::check(root, obj),
+            None => schemacheck::Findings::default(),
+        },
     };
     if let Some(first) = findings.type_errors.first() {
         return Err(ApiError::bad_request(format!("{prefix}: {first}")));
@@ -131,13 +135,21 @@ fn invalid(ctx: &Ctx, name: &str, errors: &[FieldError]) -> ApiError {
 /// events.k8s.io Event is checked by events.k8s.io's rules, with its field names), though
 /// it is stored in another.
 fn validate(ctx: &Ctx, obj: &Value, old: Option<&Value>) -> Result<(), ApiError> {
-    let errors = if ctx.def.is_storage_version() {
+    let mut errors = if ctx.def.is_storage_version() {
         validation::validate(&ctx.storage.group, &ctx.storage.kind, obj, old)
     } else {
         let served = ctx.state.to_served(&ctx.def, obj.clone());
         let old_served = old.map(|o| ctx.state.to_served(&ctx.def, o.clone()));
         validation::validate(&ctx.def.group, &ctx.def.kind, &served, old_served.as_ref())
     };
+    if let Some(compiled) = ctx.state.crd_compiled(&ctx.def) {
+        let served = ctx.state.to_served(&ctx.def, obj.clone());
+        let old_served = old.map(|o| ctx.state.to_served(&ctx.def, o.clone()));
+        errors.extend(match (ctx.path.subresource.as_deref(), &old_served) {
+            (Some("status"), Some(o)) => compiled.validate_status(&served, o),
+            _ => compiled.validate(&served, old_served.as_ref()),
+        });
+    }
     if errors.is_empty() {
         Ok(())
     } else {
