@@ -1,45 +1,56 @@
-//! The node agent: registers a node, renews its Lease, reports its status, and brings the
-//! pods bound to it to life through a runtime. The simulated runtime makes pods Running at
-//! once (as kwok does), so many simulated nodes can share one process.
+//! The node agent: registers nodes, renews their Leases, reports their status, and brings
+//! the pods bound to them to life through a container runtime.
+//!
+//! A simulated node is this same agent with [`SimulatedRuntime`]: pods go Running at once
+//! (as kwok does) and nothing is executed, so thousands of nodes fit in one process. The
+//! containerd runtime will plug in behind the same [`Runtime`] trait.
+//!
+//! Shape of the agent (see `docs/architecture.md`):
+//! - `node::heartbeat` registers the nodes and, spread over the heartbeat interval, renews
+//!   each node's Lease and reports its status when it changed or is due;
+//! - `node::watch` (one watch for all nodes) notices deleted nodes, the heartbeat
+//!   annotation and conditions changed by others;
+//! - `pod::watch` (one watch for all bound pods) feeds `pod::manager`, which admits pods
+//!   and runs `pod::worker` syncs, at most one at a time per pod; a sync follows
+//!   `pod::plan` through the runtime and computes `pod::status`, which `pod::api` writes
+//!   through `pods/<name>/status`;
+//! - per node the pool keeps a few bytes (`node::table`), an address allocator in the
+//!   runtime and its pods' usage.
+//!
+//! Annotations understood by simulated nodes:
+//! - [`HEARTBEAT_ANNOTATION`] `"false"` on a Node: it stops renewing its Lease and status
+//!   (so node failure can be exercised) until the annotation is removed or changed;
+//! - [`EXIT_CODE_ANNOTATION`] `"N"` on a Pod: its app containers run for the pod duration
+//!   and exit with code N. With `restartPolicy: Never` the pod fails (phase `Failed`, the
+//!   container terminated with exit code N, reason `Error`); with `OnFailure` or `Always`
+//!   the container is restarted with upstream's crash-loop back-off, as the kubelet would.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+mod api_error;
+mod clock;
+mod config;
+mod ipam;
+mod names;
+mod node;
+mod pod;
+mod pool;
+mod runtime;
+
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-/// Settings of a pool of simulated nodes.
-#[derive(Debug, Clone)]
-pub struct SimulatedConfig {
-    /// How many nodes.
-    pub count: usize,
-    /// Name prefix: nodes are `<prefix>0`, `<prefix>1`, ...
-    pub name_prefix: String,
-    /// Capacity of each node (`cpu`, `memory`, `pods`, ...), as quantities.
-    pub capacity: BTreeMap<String, String>,
-    /// Extra labels of each node.
-    pub labels: BTreeMap<String, String>,
-    /// Taints of each node, as `key=value:Effect`.
-    pub taints: Vec<String>,
-    /// How long a pod with restartPolicy OnFailure or Never runs before it succeeds.
-    pub pod_duration: Duration,
-}
+pub use clock::{Clock, SystemClock};
+pub use config::SimulatedConfig;
+pub use runtime::{
+    ContainerKind, ContainerRef, ContainerRuntimeStatus, ContainerState, NodeContext, PodRuntimeStatus,
+    Runtime, RuntimeError, SandboxStatus, SimulatedRuntime, Termination,
+};
 
-impl Default for SimulatedConfig {
-    fn default() -> Self {
-        let capacity = [("cpu", "32"), ("memory", "256Gi"), ("pods", "110"), ("ephemeral-storage", "100Gi")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Self {
-            count: 0,
-            name_prefix: "sim-".into(),
-            capacity,
-            labels: BTreeMap::new(),
-            taints: Vec::new(),
-            pod_duration: Duration::from_secs(1),
-        }
-    }
-}
+/// Node annotation: `"false"` stops the node's heartbeats (Lease and status) until removed.
+pub const HEARTBEAT_ANNOTATION: &str = "krust.io/simulate-heartbeat";
+/// Pod annotation: `"N"` makes the pod's app containers exit with code N after the pod
+/// duration.
+pub const EXIT_CODE_ANNOTATION: &str = "krust.io/simulate-exit-code";
 
 /// Failures of the node agent.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +58,12 @@ pub enum Error {
     /// The API could not be reached.
     #[error("api: {0}")]
     Api(String),
+    /// The settings are not usable.
+    #[error("simulated nodes: {0}")]
+    Config(String),
+    /// One of the agent's tasks panicked.
+    #[error("node agent task failed: {0}")]
+    Task(String),
 }
 
 /// A pool of simulated nodes.
@@ -61,10 +78,19 @@ impl SimulatedNodes {
         Self { config, client }
     }
 
-    /// Runs the nodes until `shutdown`.
+    /// Runs the nodes until `shutdown`. Fails at once if the settings are unusable.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
-        let _ = (&self.config, &self.client);
-        shutdown.cancelled().await;
-        Ok(())
+        let spec = Arc::new(config::PoolSpec::from_config(&self.config)?);
+        if spec.names.count() == 0 {
+            shutdown.cancelled().await;
+            return Ok(());
+        }
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let runtime = Arc::new(SimulatedRuntime::new(
+            spec.names.count(),
+            spec.pod_duration,
+            clock.clone(),
+        ));
+        pool::run(spec, self.client, runtime, clock, shutdown).await
     }
 }

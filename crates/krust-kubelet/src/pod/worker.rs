@@ -1,0 +1,204 @@
+//! One sync of one pod: bring the runtime in line with the pod (create the sandbox, start
+//! what the plan says, step by step while steps are possible now), then compute the status
+//! the API should show. A pod being deleted is stopped and removed from the runtime instead;
+//! a pod that reached a final phase is stopped too, so its address goes back to the node.
+//!
+//! The pod manager runs at most one sync per pod at a time.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
+
+use super::plan::{Action, plan};
+use super::{is_terminal, status};
+use crate::clock::Clock;
+use crate::runtime::{NodeContext, Runtime, RuntimeError};
+
+/// More steps than any pod needs in one go (one per init container, then the apps); a
+/// bound so a runtime that never reaches the planned state cannot spin a sync forever.
+const MAX_STEPS: usize = 64;
+
+/// What a sync came to.
+#[derive(Debug)]
+pub(crate) enum SyncResult {
+    /// The status the pod should have, and when to look again (a back-off ending).
+    Status {
+        status: Box<PodStatus>,
+        terminal: bool,
+        wake_at: Option<jiff::Timestamp>,
+    },
+    /// The pod was being deleted and is now stopped and removed from the runtime.
+    Stopped,
+    /// The runtime failed; try again later.
+    Failed(RuntimeError),
+}
+
+/// Syncs `pod` on `node`.
+pub(crate) async fn sync_pod<R: Runtime>(
+    rt: &R,
+    clock: &dyn Clock,
+    node: &NodeContext,
+    pod: &Pod,
+) -> SyncResult {
+    match drive(rt, clock, node, pod).await {
+        Ok(r) => r,
+        Err(e) => SyncResult::Failed(e),
+    }
+}
+
+async fn drive<R: Runtime>(
+    rt: &R,
+    clock: &dyn Clock,
+    node: &NodeContext,
+    pod: &Pod,
+) -> Result<SyncResult, RuntimeError> {
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    if pod.metadata.deletion_timestamp.is_some() {
+        let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0).max(0);
+        rt.kill_pod(uid, Duration::from_secs(grace.unsigned_abs()))
+            .await?;
+        rt.remove_pod(uid).await?;
+        return Ok(SyncResult::Stopped);
+    }
+    let mut current = rt.pod_status(uid).await?;
+    let mut next = plan(pod, current.as_ref(), clock.now());
+    for _ in 0..MAX_STEPS {
+        if next.actions.is_empty() {
+            break;
+        }
+        for action in &next.actions {
+            match action {
+                Action::CreateSandbox => rt.run_pod_sandbox(node, pod).await?,
+                Action::Start(which) => rt.start_container(pod, *which).await?,
+            }
+        }
+        current = rt.pod_status(uid).await?;
+        next = plan(pod, current.as_ref(), clock.now());
+    }
+    let status = status::pod_status(pod, node, current.as_ref(), clock.now());
+    let terminal = is_terminal(status.phase.as_deref());
+    if terminal {
+        rt.kill_pod(uid, Duration::ZERO).await?;
+        rt.remove_pod(uid).await?;
+    }
+    Ok(SyncResult::Status {
+        status: Box::new(status),
+        terminal,
+        wake_at: if terminal { None } else { next.wake_at },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::FakeClock;
+    use crate::pod::fixtures::*;
+    use crate::runtime::SimulatedRuntime;
+
+    fn node() -> NodeContext {
+        NodeContext {
+            index: 0,
+            name: "sim-0".into(),
+            ip: "10.200.0.1".parse().unwrap(),
+        }
+    }
+
+    fn setup() -> (Arc<FakeClock>, SimulatedRuntime) {
+        let clock = Arc::new(FakeClock::at(t("2025-01-01T00:00:00Z")));
+        let rt = SimulatedRuntime::new(1, Duration::from_secs(1), clock.clone());
+        (clock, rt)
+    }
+
+    fn phase(r: &SyncResult) -> &str {
+        match r {
+            SyncResult::Status { status, .. } => status.phase.as_deref().unwrap_or_default(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn long_running_pod_goes_running_in_one_sync() {
+        let (clock, rt) = setup();
+        let p = pod("Always", &["a", "b"], &["i1", "side:s", "i2"]);
+        let r = sync_pod(&rt, &*clock, &node(), &p).await;
+        assert_eq!(phase(&r), "Running");
+        let SyncResult::Status { status, wake_at, .. } = r else {
+            unreachable!()
+        };
+        assert_eq!(wake_at, None);
+        assert_eq!(status.pod_ip.as_deref(), Some("10.64.0.2"));
+        assert!(status.container_statuses.unwrap().iter().all(|c| c.ready));
+        let init = status.init_container_statuses.unwrap();
+        assert!(init[0].state.as_ref().unwrap().terminated.is_some());
+        assert!(init[1].state.as_ref().unwrap().running.is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn job_pod_succeeds_after_the_pod_duration_and_frees_its_address() {
+        let (clock, rt) = setup();
+        let p = pod("Never", &["a"], &[]);
+        assert_eq!(phase(&sync_pod(&rt, &*clock, &node(), &p).await), "Running");
+        let uid = rt.next_event().await;
+        assert_eq!(uid.as_deref(), Some("u-1"));
+        clock.advance(Duration::from_secs(1));
+        let r = sync_pod(&rt, &*clock, &node(), &p).await;
+        assert_eq!(phase(&r), "Succeeded");
+        assert!(
+            rt.pod_status("u-1").await.unwrap().is_none(),
+            "removed from the runtime"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn crash_loop_under_always() {
+        let (clock, rt) = setup();
+        let mut p = pod("Always", &["a"], &[]);
+        p.metadata.annotations = Some([(crate::EXIT_CODE_ANNOTATION.to_string(), "3".to_string())].into());
+        sync_pod(&rt, &*clock, &node(), &p).await;
+        rt.next_event().await;
+        clock.advance(Duration::from_secs(1));
+        // First exit: restarted at once.
+        let r = sync_pod(&rt, &*clock, &node(), &p).await;
+        let SyncResult::Status { status, .. } = &r else {
+            panic!()
+        };
+        assert_eq!(status.container_statuses.as_ref().unwrap()[0].restart_count, 1);
+        rt.next_event().await;
+        clock.advance(Duration::from_secs(1));
+        // Second exit: back-off 10 s.
+        let r = sync_pod(&rt, &*clock, &node(), &p).await;
+        let SyncResult::Status { status, wake_at, .. } = &r else {
+            panic!()
+        };
+        assert_eq!(phase(&r), "Running");
+        let c = &status.container_statuses.as_ref().unwrap()[0];
+        assert_eq!(
+            c.state
+                .as_ref()
+                .unwrap()
+                .waiting
+                .as_ref()
+                .unwrap()
+                .reason
+                .as_deref(),
+            Some("CrashLoopBackOff")
+        );
+        assert_eq!(*wake_at, Some(t("2025-01-01T00:00:12Z")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deletion_stops_and_removes() {
+        let (clock, rt) = setup();
+        let mut p = pod("Always", &["a"], &[]);
+        sync_pod(&rt, &*clock, &node(), &p).await;
+        p.metadata.deletion_timestamp = Some(crate::clock::time(clock.now()));
+        p.metadata.deletion_grace_period_seconds = Some(30);
+        assert!(matches!(
+            sync_pod(&rt, &*clock, &node(), &p).await,
+            SyncResult::Stopped
+        ));
+        assert!(rt.pod_status("u-1").await.unwrap().is_none());
+    }
+}
