@@ -5,6 +5,7 @@
 pub mod api;
 mod client;
 mod process;
+pub mod scheduler;
 mod stats;
 
 /// Failures of a benchmark run.

@@ -1,50 +1,27 @@
-//! The scheduler: watches pods that need a node, picks one through a plugin framework
-//! (filters, scores, preemption) and binds the pod through `pods/binding`.
+//! The krust scheduler, in the shape of kube-scheduler: informers feed a cache of nodes and
+//! the pods on them and a scheduling queue; each cycle takes the most important pending pod,
+//! filters and scores nodes through a plugin framework on an incremental snapshot, assumes
+//! the pod onto the best node, and binds it through `pods/binding` asynchronously. Pods
+//! that fit nowhere get upstream's FailedScheduling event and `PodScheduled=False`
+//! condition, may preempt lower-priority pods, and wait for a cluster event that could
+//! help them.
+//!
+//! The component talks to the API server only through the `kube` client.
 
-use tokio_util::sync::CancellationToken;
+pub mod api;
+pub mod cache;
+mod config;
+mod error;
+mod events;
+pub mod framework;
+mod informers;
+pub mod plugins;
+pub mod queue;
+mod scheduler;
+mod stats;
 
-/// Scheduler settings.
-#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct SchedulerConfig {
-    /// The `schedulerName` this scheduler serves.
-    pub scheduler_name: String,
-    /// Take part in leader election (only the leader schedules).
-    pub leader_elect: bool,
-    /// Identity in leader election.
-    pub identity: String,
-}
-
-impl Default for SchedulerConfig {
-    fn default() -> Self {
-        Self { scheduler_name: "default-scheduler".into(), leader_elect: true, identity: "krust".into() }
-    }
-}
-
-/// Failures of the scheduler.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The API could not be reached.
-    #[error("api: {0}")]
-    Api(String),
-}
-
-/// The scheduler component.
-pub struct Scheduler {
-    config: SchedulerConfig,
-    client: kube::Client,
-}
-
-impl Scheduler {
-    /// A scheduler using `client` to reach the API server.
-    pub fn new(config: SchedulerConfig, client: kube::Client) -> Self {
-        Self { config, client }
-    }
-
-    /// Schedules pods until `shutdown`.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
-        let _ = (&self.config, &self.client);
-        shutdown.cancelled().await;
-        Ok(())
-    }
-}
+pub use config::SchedulerConfig;
+pub use error::Error;
+pub use framework::profile::Profile;
+pub use scheduler::Scheduler;
+pub use stats::{Stats, StatsSnapshot};

@@ -7,6 +7,28 @@ use clap::{Args, Subcommand};
 pub enum BenchCommand {
     /// API server and datastore: creates, lists, watches, memory, time to ready.
     Api(ApiArgs),
+    /// Scheduler: pods bound per second and creation-to-bound latency on N plain nodes.
+    Scheduler(SchedulerArgs),
+}
+
+/// Flags of `krust bench scheduler`.
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Nodes to create.
+    #[arg(long, default_value_t = 5_000)]
+    pub nodes: usize,
+    /// Pods to measure (default: 10000 basic, 1000 anti-affinity, 5000 spread).
+    #[arg(long)]
+    pub pods: Option<usize>,
+    /// Pods scheduled before measuring.
+    #[arg(long, default_value_t = 1_000)]
+    pub init_pods: usize,
+    /// Pod shape: basic, anti-affinity or spread.
+    #[arg(long, default_value = "basic")]
+    pub variant: krust_bench::scheduler::Variant,
+    /// Concurrent clients creating nodes and pods.
+    #[arg(long, default_value_t = 32)]
+    pub clients: usize,
 }
 
 /// Flags of `krust bench api`.
@@ -41,6 +63,23 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 watchers: a.watchers,
                 watch_pods: a.watch_pods,
                 watch_rate: a.watch_rate,
+            })
+            .await?
+        }
+        BenchCommand::Scheduler(a) => {
+            use krust_bench::scheduler::Variant;
+            let pods = a.pods.unwrap_or(match a.variant {
+                Variant::Basic => 10_000,
+                Variant::AntiAffinity => 1_000,
+                Variant::Spread => 5_000,
+            });
+            krust_bench::scheduler::run(krust_bench::scheduler::Options {
+                binary,
+                nodes: a.nodes,
+                init_pods: a.init_pods,
+                pods,
+                variant: a.variant,
+                clients: a.clients,
             })
             .await?
         }
