@@ -17,7 +17,6 @@ mod handlers;
 mod jsonpath;
 mod meta;
 mod negotiate;
-mod nslifecycle;
 mod openapi;
 mod openapi_v2;
 mod options;
@@ -169,7 +168,7 @@ impl ApiServer {
             service_ranges: config.service_ranges,
             advertise: (config.advertise_ip, local.port()),
             crd_schemas: Default::default(),
-                        crd_served: Default::default(),
+            crd_served: Default::default(),
             crd_compiled: Default::default(),
         });
         Ok(Self {
@@ -199,7 +198,6 @@ impl ApiServer {
             .map_err(|e| Error::Bootstrap(e.message))?;
         crds::load(&state).await;
         let crd_task = tokio::spawn(crds::run(state.clone(), state.shutdown.clone()));
-        let ns = tokio::spawn(nslifecycle::run(state.clone(), state.shutdown.clone()));
         let serve = tokio::spawn(server::accept_loop(
             self.listener,
             self.tls,
@@ -212,7 +210,6 @@ impl ApiServer {
         state.ready.store(false, Ordering::Release);
         state.shutdown.cancel();
         let _ = serve.await;
-        let _ = ns.await;
         let _ = crd_task.await;
         let _ = follow.await;
         Ok(())

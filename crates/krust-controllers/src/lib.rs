@@ -4,8 +4,26 @@
 //! Controllers share informers (`Informers`): one watch and one cache per resource type
 //! for the whole manager, however many controllers read it.
 
+mod apierror;
+mod deployment;
+mod discovery;
+mod disruption;
+mod endpoints;
+mod endpointslice;
+mod garbagecollector;
 mod informers;
+mod keyed;
 mod manager;
+mod mirroring;
+mod namespace;
+mod nodelifecycle;
+mod podgc;
+mod replicaset;
+mod rootca;
+mod serviceaccount;
+mod taint_eviction;
+mod ttl;
+mod workqueue;
 
 pub use informers::Informers;
 pub use manager::{Context, ControllerConfig, ControllerManager, Error, registry};

@@ -27,6 +27,28 @@ pub struct ControllerConfig {
     /// The cluster CA certificate (PEM), published to every namespace as the
     /// `kube-root-ca.crt` ConfigMap.
     pub root_ca_pem: String,
+    /// Terminated pods kept before the pod garbage collector deletes the oldest
+    /// (`--terminated-pod-gc-threshold`); 0 keeps them all.
+    pub terminated_pod_gc_threshold: u32,
+    /// How often the node lifecycle controller checks every node (`--node-monitor-period`).
+    pub node_monitor_period: Duration,
+    /// Silence allowed to a node that never reported a Ready condition
+    /// (`--node-startup-grace-period`).
+    pub node_startup_grace_period: Duration,
+    /// Nodes per second per zone that may get a `NoExecute` taint (`--node-eviction-rate`).
+    pub node_eviction_rate: f64,
+    /// The same in a large zone in partial disruption (`--secondary-node-eviction-rate`).
+    pub secondary_node_eviction_rate: f64,
+    /// Share of not-Ready nodes that puts a zone in partial disruption
+    /// (`--unhealthy-zone-threshold`).
+    pub unhealthy_zone_threshold: f64,
+    /// Zones up to this size stop tainting in partial disruption
+    /// (`--large-cluster-size-threshold`).
+    pub large_cluster_size_threshold: u32,
+    /// Endpoints per EndpointSlice (`--max-endpoints-per-slice`).
+    pub max_endpoints_per_slice: u32,
+    /// Addresses mirrored per Endpoints subset (`--mirroring-max-endpoints-per-subset`).
+    pub mirroring_max_endpoints_per_subset: u32,
 }
 
 impl Default for ControllerConfig {
@@ -38,17 +60,72 @@ impl Default for ControllerConfig {
             node_monitor_grace_period: Duration::from_secs(50),
             workers: 5,
             root_ca_pem: String::new(),
+            terminated_pod_gc_threshold: 12500,
+            node_monitor_period: Duration::from_secs(5),
+            node_startup_grace_period: Duration::from_secs(60),
+            node_eviction_rate: 0.1,
+            secondary_node_eviction_rate: 0.01,
+            unhealthy_zone_threshold: 0.55,
+            large_cluster_size_threshold: 50,
+            max_endpoints_per_slice: 100,
+            mirroring_max_endpoints_per_subset: 1000,
         }
     }
 }
 
+/// Upstream's older controller names, still accepted by `--controllers` (as upstream
+/// accepts them), with the canonical name each stands for.
+const ALIASES: &[(&str, &str)] = &[
+    ("deployment", "deployment-controller"),
+    ("disruption", "disruption-controller"),
+    ("endpoint", "endpoints-controller"),
+    ("endpointslice", "endpointslice-controller"),
+    ("endpointslicemirroring", "endpointslice-mirroring-controller"),
+    ("garbagecollector", "garbage-collector-controller"),
+    ("namespace", "namespace-controller"),
+    ("nodelifecycle", "node-lifecycle-controller"),
+    ("podgc", "pod-garbage-collector-controller"),
+    ("replicaset", "replicaset-controller"),
+    ("replicationcontroller", "replicationcontroller-controller"),
+    (
+        "root-ca-cert-publisher",
+        "root-ca-certificate-publisher-controller",
+    ),
+    ("serviceaccount", "serviceaccount-controller"),
+    ("ttl-after-finished", "ttl-after-finished-controller"),
+];
+
+/// The canonical name of a controller named in `--controllers`.
+fn canonical(name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, canonical)| canonical)
+}
+
 impl ControllerConfig {
-    /// Whether a controller is enabled.
+    /// Whether a controller (by canonical name) is enabled.
     pub fn enabled(&self, name: &str) -> bool {
-        if self.controllers.iter().any(|c| c.strip_prefix('-') == Some(name)) {
+        let name = canonical(name);
+        if self
+            .controllers
+            .iter()
+            .any(|c| c.strip_prefix('-').map(canonical) == Some(name))
+        {
             return false;
         }
-        self.controllers.iter().any(|c| c == "*" || c == name)
+        self.controllers.iter().any(|c| c == "*" || canonical(c) == name)
+    }
+
+    /// Names in `--controllers` that are no controller (canonical or alias).
+    pub fn unknown(&self) -> Vec<String> {
+        let known = registry();
+        self.controllers
+            .iter()
+            .map(|c| c.strip_prefix('-').unwrap_or(c))
+            .filter(|c| *c != "*" && !known.contains_key(canonical(c)))
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -74,7 +151,26 @@ pub type Register = fn(&mut Informers, Arc<Context>, CancellationToken) -> BoxFu
 
 /// Every controller by name.
 pub fn registry() -> BTreeMap<&'static str, Register> {
-    BTreeMap::new()
+    let mut r: BTreeMap<&'static str, Register> = BTreeMap::new();
+    r.insert(crate::garbagecollector::NAME, crate::garbagecollector::register);
+    r.insert(crate::namespace::NAME, crate::namespace::register);
+    r.insert(crate::serviceaccount::NAME, crate::serviceaccount::register);
+    r.insert(crate::rootca::NAME, crate::rootca::register);
+    r.insert(crate::podgc::NAME, crate::podgc::register);
+    r.insert(crate::ttl::NAME, crate::ttl::register);
+    r.insert(crate::nodelifecycle::NAME, crate::nodelifecycle::register);
+    r.insert(crate::taint_eviction::NAME, crate::taint_eviction::register);
+    r.insert(crate::endpoints::NAME, crate::endpoints::register);
+    r.insert(crate::endpointslice::NAME, crate::endpointslice::register);
+    r.insert(crate::mirroring::NAME, crate::mirroring::register);
+    r.insert(crate::disruption::NAME, crate::disruption::register);
+    r.insert("deployment-controller", crate::deployment::register);
+    r.insert("replicaset-controller", crate::replicaset::register_replicaset);
+    r.insert(
+        "replicationcontroller-controller",
+        crate::replicaset::register_replication_controller,
+    );
+    r
 }
 
 /// The controller manager component.
@@ -144,5 +240,29 @@ mod tests {
             ..Default::default()
         };
         assert!(only.enabled("deployment") && !only.enabled("replicaset"));
+    }
+
+    #[test]
+    fn canonical_names_and_aliases_are_the_same_controller() {
+        let off = ControllerConfig {
+            controllers: vec!["*".into(), "-disruption".into()],
+            ..Default::default()
+        };
+        assert!(!off.enabled("disruption-controller"));
+        assert!(off.enabled("endpoints-controller"));
+        let on = ControllerConfig {
+            controllers: vec!["namespace-controller".into()],
+            ..Default::default()
+        };
+        assert!(on.enabled("namespace") && on.enabled(crate::namespace::NAME));
+        assert!(on.unknown().is_empty());
+        let typo = ControllerConfig {
+            controllers: vec!["*".into(), "-replicasets".into()],
+            ..Default::default()
+        };
+        assert_eq!(typo.unknown(), vec!["replicasets".to_string()]);
+        // Every alias points at a registered controller.
+        let known = registry();
+        assert!(ALIASES.iter().all(|(_, c)| known.contains_key(c)));
     }
 }

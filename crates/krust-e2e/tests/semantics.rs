@@ -32,19 +32,72 @@ fn graceful_pod_deletion_waits_for_the_node() {
     assert!(c.fails(&["get", "pod", "bound"]).contains("NotFound"));
 }
 
+/// Watches the finalizers of `target` (one line per change) while `action` runs; returns
+/// every value printed.
+fn finalizers_while(c: &Cluster, target: &[&str], action: impl FnOnce()) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(c.kubeconfig())
+        .arg("--cache-dir")
+        .arg(c.dir.path().join("kubecache"))
+        .arg("get")
+        .args(target)
+        .args(["--watch", "-o", "jsonpath={.metadata.finalizers}{\"\\n\"}"])
+        .env("HOME", c.dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The watch prints the current state first.
+    let mut seen: Vec<String> = rx.recv_timeout(Duration::from_secs(10)).into_iter().collect();
+    action();
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(3)) {
+        seen.push(l);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    seen
+}
+
 #[test]
 fn propagation_policies_are_recorded_as_finalizers() {
     let c = Cluster::start();
-    c.ok(&["create", "deployment", "fg", "--image=nginx"]);
-    c.ok(&["create", "deployment", "orphan", "--image=nginx"]);
+    // Foreground: the owner carries `foregroundDeletion` while a dependent with
+    // blockOwnerDeletion remains (this one held by its own finalizer); once it is gone,
+    // the garbage collector removes the finalizer and the owner goes too.
+    c.ok(&["create", "configmap", "fg"]);
+    let uid = c.get_json(&["configmap", "fg"])["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.ok_stdin(
+        &["create", "-f", "-"],
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fg-child\n  finalizers: [example.com/hold]\n  ownerReferences:\n  - {{apiVersion: v1, kind: ConfigMap, name: fg, uid: {uid}, blockOwnerDeletion: true}}\n"
+        ),
+    );
     c.ok(&[
         "delete",
-        "deployment",
+        "configmap",
         "fg",
         "--cascade=foreground",
         "--wait=false",
     ]);
-    let d = c.get_json(&["deploy", "fg"]);
+    let d = c.get_json(&["configmap", "fg"]);
     assert_eq!(
         d["metadata"]["finalizers"],
         serde_json::json!(["foregroundDeletion"]),
@@ -52,14 +105,34 @@ fn propagation_policies_are_recorded_as_finalizers() {
     );
     assert!(d["metadata"]["deletionTimestamp"].is_string());
     c.ok(&[
-        "delete",
-        "deployment",
-        "orphan",
-        "--cascade=orphan",
-        "--wait=false",
+        "patch",
+        "configmap",
+        "fg-child",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
     ]);
-    let d = c.get_json(&["deploy", "orphan"]);
-    assert_eq!(d["metadata"]["finalizers"], serde_json::json!(["orphan"]), "{d}");
+    c.ok(&[
+        "wait",
+        "--for=delete",
+        "configmap/fg",
+        "configmap/fg-child",
+        "--timeout=60s",
+    ]);
+    // Orphan: the owner carries `orphan` until the garbage collector has released its
+    // dependents; then it goes (kubectl waits for that).
+    c.ok(&["create", "deployment", "orphan", "--image=nginx"]);
+    let seen = finalizers_while(&c, &["deployment", "orphan"], || {
+        c.ok(&[
+            "delete",
+            "deployment",
+            "orphan",
+            "--cascade=orphan",
+            "--timeout=60s",
+        ]);
+    });
+    assert!(seen.iter().any(|f| f == r#"["orphan"]"#), "{seen:?}");
+    assert!(c.fails(&["get", "deploy", "orphan"]).contains("NotFound"));
     // Background (the default) deletes at once; the garbage collector handles dependents.
     c.ok(&["create", "deployment", "bg", "--image=nginx"]);
     c.ok(&["delete", "deployment", "bg"]);
@@ -238,7 +311,9 @@ fn service_addresses_are_allocated_reserved_and_released() {
 
 #[test]
 fn eviction_respects_disruption_budgets_and_drain_works() {
-    let c = Cluster::start_with(&["--disable-scheduler"]);
+    // The budgets' status is written by the test, so the disruption controller (which
+    // would count these agent-less pods as unhealthy) stays off.
+    let c = Cluster::start_with(&["--disable-scheduler", "--controllers=*,-disruption"]);
     c.ok_stdin(
         &["apply", "-f", "-"],
         "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n",

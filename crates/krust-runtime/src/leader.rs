@@ -165,11 +165,11 @@ async fn release(api: &Api<Lease>, cfg: &LeaderConfig) {
             .spec
             .as_mut()
             .filter(|s| s.holder_identity.as_deref() == Some(cfg.identity.as_str()))
-        {
-            spec.holder_identity = None;
-            spec.renew_time = None;
-            let _ = api.replace(&cfg.name, &PostParams::default(), &lease).await;
-        }
+    {
+        spec.holder_identity = None;
+        spec.renew_time = None;
+        let _ = api.replace(&cfg.name, &PostParams::default(), &lease).await;
+    }
 }
 
 #[cfg(test)]

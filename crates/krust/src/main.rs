@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the control plane (API server and datastore).
-        Server(Box<server::ServerArgs>),
+    Server(Box<server::ServerArgs>),
     /// Run a benchmark and print its results as JSON.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -48,7 +48,7 @@ fn main() -> anyhow::Result<()> {
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-                Command::Server(args) => runtime.block_on(server::run(*args)),
+        Command::Server(args) => runtime.block_on(server::run(*args)),
         Command::Bench(cmd) => runtime.block_on(bench::run(cmd)),
     }
 }

@@ -79,6 +79,19 @@ pub struct ServerArgs {
     /// How long a simulated pod with restartPolicy OnFailure or Never runs before it succeeds.
     #[arg(long, default_value = "1s", value_parser = crate::duration::parse)]
     pub simulated_pod_duration: std::time::Duration,
+    /// How often a simulated node renews its Lease (its heartbeat).
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
+    pub simulated_node_heartbeat_interval: std::time::Duration,
+    /// How long a node may go without a heartbeat before the node lifecycle controller
+    /// marks it Unknown and taints it, as upstream's flag.
+    #[arg(long, default_value = "50s", value_parser = crate::duration::parse)]
+    pub node_monitor_grace_period: std::time::Duration,
+    /// How often the node lifecycle controller checks every node.
+    #[arg(long, default_value = "5s", value_parser = crate::duration::parse)]
+    pub node_monitor_period: std::time::Duration,
+    /// Finished pods kept before the pod garbage collector deletes the oldest (0: keep all).
+    #[arg(long, default_value_t = 12500)]
+    pub terminated_pod_gc_threshold: u32,
 }
 
 /// Parses `--service-cidr` and `--service-node-port-range`.
@@ -175,6 +188,7 @@ fn simulated_config(args: &ServerArgs) -> anyhow::Result<krust_kubelet::Simulate
         .map(str::to_string)
         .collect();
     config.pod_duration = args.simulated_pod_duration;
+    config.heartbeat_interval = args.simulated_node_heartbeat_interval;
     Ok(config)
 }
 
@@ -208,7 +222,18 @@ async fn run_components(
     if !want_scheduler && !want_controllers && args.simulated_nodes == 0 {
         return Ok(());
     }
-    let controllers = args.controllers.clone();
+    let controller_config = krust_controllers::ControllerConfig {
+        controllers: args.controllers.clone(),
+        root_ca_pem,
+        node_monitor_grace_period: args.node_monitor_grace_period,
+        node_monitor_period: args.node_monitor_period,
+        terminated_pod_gc_threshold: args.terminated_pod_gc_threshold,
+        ..Default::default()
+    };
+    let unknown = controller_config.unknown();
+    if !unknown.is_empty() {
+        anyhow::bail!("unknown controller(s) in --controllers: {}", unknown.join(", "));
+    }
     let sim = simulated_config(args)?;
     let client = krust_runtime::client_from_kubeconfig(&kubeconfig)
         .await
@@ -233,10 +258,8 @@ async fn run_components(
         }
         if want_controllers {
             let config = krust_controllers::ControllerConfig {
-                controllers,
                 identity: identity.clone(),
-                root_ca_pem,
-                ..Default::default()
+                ..controller_config
             };
             let manager = krust_controllers::ControllerManager::new(config, client.clone());
             let stop = shutdown.clone();

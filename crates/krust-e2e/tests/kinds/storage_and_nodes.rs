@@ -141,7 +141,8 @@ fn quotas_limit_ranges_and_claims() {
 
 #[test]
 fn namespaces_nodes_and_persistent_volumes() {
-    let c = Cluster::start_with(API_ONLY);
+    // Deleting the namespace needs the namespace controller to empty and finalize it.
+    let c = Cluster::start_with(&["--disable-scheduler", "--controllers=namespace-controller"]);
 
     let ns = manifest!("namespace.yaml");
     apply(&c, ns, &["namespace/team-a created"]);

@@ -174,9 +174,10 @@ def watch_list(server, ca, cert, key):
     """client-go's streaming list: initial events, then a bookmark marking their end."""
     ctx = context(ca, cert, key)
     for i in range(3):
-        body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"wl-{i}"}}).encode()
+        body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"wl-{i}", "labels": {"wl": "1"}}}).encode()
         request(server, ctx, "POST", "/api/v1/namespaces/default/configmaps", body, {"Content-Type": "application/json"})
-    path = ("/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true"
+    # Selected by label: the namespace also holds what controllers put there (kube-root-ca.crt).
+    path = ("/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true&labelSelector=wl%3D1"
             "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2")
     code, _, body = request(server, ctx, "GET", path)
     expect(code == 200, f"watch list {code} {body[:200]}")
