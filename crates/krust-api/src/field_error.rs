@@ -59,9 +59,14 @@ impl FieldErrorKind {
 
     /// Whether upstream prints the offending value in the message.
     fn shows_value(self) -> bool {
-                matches!(
+        matches!(
             self,
-            Self::Invalid | Self::TypeInvalid | Self::NotSupported | Self::Duplicate | Self::NotFound | Self::TooMany
+            Self::Invalid
+                | Self::TypeInvalid
+                | Self::NotSupported
+                | Self::Duplicate
+                | Self::NotFound
+                | Self::TooMany
         )
     }
 }

@@ -198,13 +198,20 @@ async fn serve(state: &State, crd: &Value) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
     }
-        let mut schemas = HashMap::new();
+    let mut schemas = HashMap::new();
     let mut compiled = HashMap::new();
     for v in versions(crd) {
-        let key = (s(crd, "/spec/group").to_string(), s(v, "/name").to_string(), s(crd, "/spec/names/kind").to_string());
+        let key = (
+            s(crd, "/spec/group").to_string(),
+            s(v, "/name").to_string(),
+            s(crd, "/spec/names/kind").to_string(),
+        );
         schemas.insert(key.clone(), Arc::new(component_schema(crd, v)));
         // Compiled from the raw schema: `component_schema` replaces metadata with a $ref.
-        let raw = v.pointer("/schema/openAPIV3Schema").cloned().unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
+        let raw = v
+            .pointer("/schema/openAPIV3Schema")
+            .cloned()
+            .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}));
         compiled.insert(key, Arc::new(krust_api::crd::CompiledSchema::new(&raw)));
     }
     {
@@ -222,9 +229,15 @@ async fn serve(state: &State, crd: &Value) -> Result<(), String> {
             reg.upsert(d);
         }
     }
-        state.crd_schemas.write().retain(|(g, _, k), _| !(g == s(crd, "/spec/group") && k == s(crd, "/spec/names/kind")));
+    state
+        .crd_schemas
+        .write()
+        .retain(|(g, _, k), _| !(g == s(crd, "/spec/group") && k == s(crd, "/spec/names/kind")));
     state.crd_schemas.write().extend(schemas);
-    state.crd_compiled.write().retain(|(g, _, k), _| !(g == s(crd, "/spec/group") && k == s(crd, "/spec/names/kind")));
+    state
+        .crd_compiled
+        .write()
+        .retain(|(g, _, k), _| !(g == s(crd, "/spec/group") && k == s(crd, "/spec/names/kind")));
     state.crd_compiled.write().extend(compiled);
     state.openapi.invalidate();
     Ok(())
@@ -241,9 +254,15 @@ fn unserve(state: &State, crd_name: &str) {
             .find(|r| r.group == group && r.plural == plural)
             .map(|r| r.kind.clone());
         state.registry.write().remove(&group, &plural);
-                if let Some(kind) = kind {
-            state.crd_schemas.write().retain(|(g, _, k), _| !(*g == group && *k == kind));
-            state.crd_compiled.write().retain(|(g, _, k), _| !(*g == group && *k == kind));
+        if let Some(kind) = kind {
+            state
+                .crd_schemas
+                .write()
+                .retain(|(g, _, k), _| !(*g == group && *k == kind));
+            state
+                .crd_compiled
+                .write()
+                .retain(|(g, _, k), _| !(*g == group && *k == kind));
         }
         state.openapi.invalidate();
     }

@@ -136,6 +136,12 @@ async fn route_request(
                 .get(header::CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
+            let user_agent = req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string();
             let body = if is_read {
                 None
             } else {
@@ -150,6 +156,7 @@ async fn route_request(
                 accept,
                 content_type,
                 user,
+                user_agent,
             };
             handlers::handle(ctx, method, body).await
         }

@@ -1,6 +1,7 @@
 //! Handlers of resource requests: the request context shared by all verbs, and dispatch
 //! from method + path + query to the verb.
 
+mod apply;
 mod delete;
 mod eviction;
 mod read;
@@ -44,9 +45,23 @@ pub struct Ctx {
     pub content_type: Option<String>,
     /// Who is asking.
     pub user: User,
+    /// `User-Agent`, for the default field manager.
+    pub user_agent: String,
 }
 
 impl Ctx {
+    /// The field manager of a write: `fieldManager`, else the user agent's first part (as
+    /// upstream: `kubectl/v1.33.1 (linux/amd64)` → `kubectl`).
+    pub fn field_manager(&self) -> String {
+        match self.query.get("fieldManager").filter(|m| !m.is_empty()) {
+            Some(m) => m.to_string(),
+            None => {
+                let prefix = self.user_agent.split('/').next().unwrap_or("").trim();
+                prefix.chars().take(128).collect()
+            }
+        }
+    }
+
     /// Object name from the path ("" for collections).
     pub fn name(&self) -> &str {
         self.path.name.as_deref().unwrap_or("")

@@ -86,12 +86,7 @@ pub fn prepare_create(def: &ResourceDef, path_ns: Option<&str>, obj: &mut Value)
     }
     meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
     meta.insert("creationTimestamp".into(), Value::String(now_rfc3339()));
-    for f in [
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "selfLink",
-        "managedFields",
-    ] {
+    for f in ["deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"] {
         meta.remove(f);
     }
     if def.custom.is_some() || krust_api::defaults::tracks_generation(&def.storage_group, &def.kind) {
@@ -156,7 +151,6 @@ pub fn prepare_update(def: &ResourceDef, old: &Value, new: &mut Value) -> Result
         }
     }
     meta.remove("selfLink");
-    meta.remove("managedFields");
     if let Some(g) = meta.get("generation").and_then(Value::as_i64)
         && spec_changed
     {
@@ -197,10 +191,16 @@ pub fn ready_to_delete(obj: &Value) -> bool {
     };
     let namespace_held = obj.get("kind").and_then(Value::as_str) == Some("Namespace")
         && obj.get("apiVersion").and_then(Value::as_str) == Some("v1")
-        && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        && obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
     meta.get("deletionTimestamp").is_some_and(|t| !t.is_null())
         && !namespace_held
-        && meta.get("finalizers").and_then(Value::as_array).is_none_or(|f| f.is_empty())
+        && meta
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(|f| f.is_empty())
 }
 
 #[cfg(test)]
@@ -219,14 +219,14 @@ mod tests {
     #[test]
     fn create_sets_server_fields() {
         let d = def("deployments", "apps");
-        let mut obj = json!({"metadata": {"generateName": "web-", "managedFields": []}, "spec": {}});
+        let mut obj = json!({"metadata": {"generateName": "web-", "selfLink": "x"}, "spec": {}});
         prepare_create(&d, Some("default"), &mut obj).unwrap();
         let name = obj["metadata"]["name"].as_str().unwrap();
         assert!(name.starts_with("web-") && name.len() == 9);
         assert_eq!(obj["metadata"]["namespace"], "default");
         assert_eq!(obj["metadata"]["generation"], 1);
         assert!(obj["metadata"]["uid"].as_str().unwrap().len() == 36);
-        assert!(obj["metadata"].get("managedFields").is_none());
+        assert!(obj["metadata"].get("selfLink").is_none());
         let mut bad = json!({"metadata": {"name": "x", "namespace": "other"}});
         assert_eq!(
             prepare_create(&d, Some("default"), &mut bad).unwrap_err().code,

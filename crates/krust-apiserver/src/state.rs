@@ -51,7 +51,7 @@ pub struct State {
     pub advertise: (std::net::IpAddr, u16),
     /// Schemas of custom kinds, by (group, version, kind).
     pub crd_schemas: RwLock<HashMap<(String, String, String), Arc<Value>>>,
-        /// CRD name → (group, plural) it serves.
+    /// CRD name → (group, plural) it serves.
     pub crd_served: RwLock<HashMap<String, (String, String)>>,
     /// Compiled schemas of custom kinds (pruning, defaults, validation, CEL), by
     /// (group, version, kind).
@@ -114,12 +114,13 @@ impl State {
             .unwrap_or_else(|| def.clone())
     }
 
-    
-
-        /// The compiled schema of a custom kind's served version.
+    /// The compiled schema of a custom kind's served version.
     pub fn crd_compiled(&self, def: &ResourceDef) -> Option<Arc<krust_api::crd::CompiledSchema>> {
         def.custom.as_ref()?;
-        self.crd_compiled.read().get(&(def.group.clone(), def.version.clone(), def.kind.clone())).cloned()
+        self.crd_compiled
+            .read()
+            .get(&(def.group.clone(), def.version.clone(), def.kind.clone()))
+            .cloned()
     }
 
     /// The schema of a served built-in kind, if known.
@@ -277,7 +278,7 @@ impl State {
     }
 
     /// Renders stored bytes as the served version's JSON.
-        pub fn render_served(&self, def: &ResourceDef, stored_bytes: &[u8], rv: u64) -> Result<Bytes, ApiError> {
+    pub fn render_served(&self, def: &ResourceDef, stored_bytes: &[u8], rv: u64) -> Result<Bytes, ApiError> {
         if self.crd_compiled(def).is_some_and(|c| c.has_defaults()) {
             // Upstream defaults custom resources on read too (a default added to the schema
             // shows on old objects).
@@ -295,8 +296,9 @@ impl State {
     }
 
     /// Parses stored bytes into the served version.
-        pub fn decode_served(&self, def: &ResourceDef, stored_bytes: &[u8], rv: u64) -> Result<Value, ApiError> {
-        let v = stored::decode(stored_bytes, rv).map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
+    pub fn decode_served(&self, def: &ResourceDef, stored_bytes: &[u8], rv: u64) -> Result<Value, ApiError> {
+        let v = stored::decode(stored_bytes, rv)
+            .map_err(|e| ApiError::internal(format!("decoding stored object: {e}")))?;
         let mut v = self.to_served(def, v);
         if let Some(c) = self.crd_compiled(def).filter(|c| c.has_defaults()) {
             let _ = c.prune(&mut v);

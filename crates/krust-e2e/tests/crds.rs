@@ -279,27 +279,56 @@ fn gadget(name: &str, spec: &str) -> String {
 fn custom_resources_are_validated_and_defaulted_by_their_schema() {
     let c = Cluster::start_with(API_ONLY);
     c.ok_stdin(&["apply", "-f", "-"], VALIDATED);
-    c.ok(&["wait", "--for=condition=Established", "crd/gadgets.example.com", "--timeout=30s"]);
+    c.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/gadgets.example.com",
+        "--timeout=30s",
+    ]);
     c.ok_stdin(&["apply", "-f", "-"], &gadget("ok", "  size: 3\n  port: http\n"));
     let g = c.get_json(&["gadget", "ok"]);
     assert_eq!(g["spec"]["mode"], "slow", "defaults applied: {g}");
-    assert_eq!((g["spec"]["min"].as_i64(), g["spec"]["max"].as_i64()), (Some(0), Some(5)));
+    assert_eq!(
+        (g["spec"]["min"].as_i64(), g["spec"]["max"].as_i64()),
+        (Some(0), Some(5))
+    );
     for (spec, want) in [
         ("  mode: fast\n", "spec.size: Required value"),
-        ("  size: 11\n", "spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10"),
+        (
+            "  size: 11\n",
+            "spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10",
+        ),
         ("  size: 2\n  mode: turbo\n", "Unsupported value: \"turbo\""),
         ("  size: 2\n  name: UPPER\n", "spec.name in body should match"),
-        ("  size: 2\n  tags: [a, b, c]\n", "spec.tags: Too many: 3: must have at most 2 items"),
+        (
+            "  size: 2\n  tags: [a, b, c]\n",
+            "spec.tags: Too many: 3: must have at most 2 items",
+        ),
         ("  size: 2\n  min: 9\n  max: 1\n", "min must not exceed max"),
-        ("  size: big\n", "spec.size: Invalid value: \"string\": spec.size in body must be of type integer"),
+        (
+            "  size: big\n",
+            "spec.size: Invalid value: \"string\": spec.size in body must be of type integer",
+        ),
     ] {
         let out = c.kubectl_stdin(&["apply", "-f", "-"], &gadget("bad", spec));
         let err = stderr(&out);
-        assert!(!out.status.success() && err.contains("is invalid") && err.contains(want), "{spec:?}: {err}");
+        assert!(
+            !out.status.success() && err.contains("is invalid") && err.contains(want),
+            "{spec:?}: {err}"
+        );
     }
     assert!(c.fails(&["get", "gadget", "bad"]).contains("NotFound"));
     // A CRD with a non-structural schema is refused with the reasons.
-    let bad_crd = VALIDATED.replace("gadgets", "gizmos").replace("Gadget", "Gizmo").replace("size: {type: integer, minimum: 1, maximum: 10}", "size: {minimum: 1}");
+    let bad_crd = VALIDATED
+        .replace("gadgets", "gizmos")
+        .replace("Gadget", "Gizmo")
+        .replace(
+            "size: {type: integer, minimum: 1, maximum: 10}",
+            "size: {minimum: 1}",
+        );
     let err = stderr(&c.kubectl_stdin(&["apply", "-f", "-"], &bad_crd));
-    assert!(err.contains("is invalid") && err.contains("type: Required value"), "{err}");
+    assert!(
+        err.contains("is invalid") && err.contains("type: Required value"),
+        "{err}"
+    );
 }

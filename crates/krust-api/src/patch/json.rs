@@ -26,9 +26,31 @@ pub(super) fn apply(doc: &Value, patch: &Value) -> Result<Value, PatchError> {
     let parsed: Patch =
         serde_json::from_value(patch.clone()).map_err(|e| malformed(format!("invalid json patch: {e}")))?;
     let mut out = doc.clone();
-    // The copy is thrown away on failure, so the crate's undo log is not needed.
-    json_patch::patch_unsafe(&mut out, &parsed).map_err(|e| describe(&parsed, &e))?;
+    for (index, op) in parsed.0.iter().enumerate() {
+        if let PatchOperation::Test(t) = op
+            && t.value.is_null()
+            && absent_in_existing_parent(&out, t.path.as_str())
+        {
+            // As upstream's JSON patch library: a missing member tests equal to null
+            // (kube-rs' finalizer helper relies on it for objects without finalizers).
+            continue;
+        }
+        // The copy is thrown away on failure, so the crate's undo log is not needed.
+        json_patch::patch_unsafe(&mut out, &Patch(vec![op.clone()])).map_err(|e| describe(op, index, &e))?;
+    }
     Ok(out)
+}
+
+/// Whether `path` names a missing member of an object that exists.
+fn absent_in_existing_parent(doc: &Value, path: &str) -> bool {
+    let Some((parent, last)) = path.rsplit_once('/') else {
+        return false;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    match doc.pointer(parent) {
+        Some(Value::Object(m)) => m.get(&key).is_none_or(Value::is_null),
+        _ => false,
+    }
 }
 
 fn op_name(op: &PatchOperation) -> &'static str {
@@ -50,16 +72,9 @@ fn from_path(op: &PatchOperation) -> Option<&str> {
     }
 }
 
-/// A 422 message naming the failing operation and its path.
-fn describe(patch: &Patch, err: &OpError) -> PatchError {
-    let index = err.operation;
+/// A 422 message naming the failing operation (the `index`th of the patch) and its path.
+fn describe(op: &PatchOperation, index: usize, err: &OpError) -> PatchError {
     let path = err.path.as_str();
-    let Some(op) = patch.get(index) else {
-        return inapplicable(format!(
-            "json patch operation {index} does not apply: {}",
-            err.kind
-        ));
-    };
     let name = op_name(op);
     let detail = match (&err.kind, from_path(op)) {
         (PatchErrorKind::TestFailed, _) => format!("value at {path:?} did not match"),
@@ -86,6 +101,27 @@ mod tests {
     fn doc() -> Value {
         json!({"metadata": {"name": "x", "annotations": {"a/b": "1", "c~d": "2"}},
                "spec": {"list": [1, 2, 3]}})
+    }
+
+    #[test]
+    fn testing_null_passes_for_a_missing_member_of_an_existing_object() {
+        let doc = json!({"metadata": {"name": "x"}});
+        let out = apply(
+            &doc,
+            &json!([{"op": "test", "path": "/metadata/finalizers", "value": null},
+                    {"op": "add", "path": "/metadata/finalizers", "value": ["a"]}]),
+        )
+        .unwrap();
+        assert_eq!(out["metadata"]["finalizers"], json!(["a"]));
+        // Not when the parent itself is missing, nor when the member has a value.
+        assert!(apply(&doc, &json!([{"op": "test", "path": "/spec/x", "value": null}])).is_err());
+        assert!(
+            apply(
+                &doc,
+                &json!([{"op": "test", "path": "/metadata/name", "value": null}])
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -161,6 +161,7 @@ fn set_replicas(ctx: &Ctx, cur: &Value, replicas: i64) -> Result<Value, ApiError
     let mut new = cur.clone();
     set_path(&mut new, &paths(ctx).spec, Value::from(replicas));
     meta::prepare_update(&ctx.storage, cur, &mut new)?;
+    super::apply::record(ctx, Some(cur), &mut new);
     let errors = krust_api::validation::validate(&ctx.storage.group, &ctx.storage.kind, &new, Some(cur));
     if !errors.is_empty() {
         return Err(ApiError::invalid(ctx.def.target(), ctx.name(), &errors));

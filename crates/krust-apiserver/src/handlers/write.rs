@@ -8,7 +8,7 @@ use bytes::Bytes;
 use krust_api::{ApiError, FieldError, defaults, patch as kpatch, validation};
 use serde_json::{Map, Value, json};
 
-use super::Ctx;
+use super::{Ctx, apply};
 use crate::{
     admission,
     body::{self, Decoded},
@@ -34,7 +34,7 @@ pub enum Part {
 }
 
 impl Part {
-    fn of(ctx: &Ctx) -> Self {
+    pub(super) fn of(ctx: &Ctx) -> Self {
         match ctx.path.subresource.as_deref() {
             Some("status") => Self::Status,
             Some("finalize") => Self::Finalize,
@@ -95,13 +95,18 @@ pub fn check_object(
         "{kind} in version {:?} cannot be handled as a {kind}",
         ctx.def.version
     );
-        let findings = match ctx.state.crd_compiled(&ctx.def) {
+    let findings = match ctx.state.crd_compiled(&ctx.def) {
         // Custom resources: upstream's structural pruning, then schema defaults; wrong
         // types surface as 422s from validation, as upstream.
         Some(compiled) => {
-            let unknown = compiled.prune(obj).map_err(|e| ApiError::bad_request(format!("{prefix}: {}", e.0)))?;
+            let unknown = compiled
+                .prune(obj)
+                .map_err(|e| ApiError::bad_request(format!("{prefix}: {}", e.0)))?;
             compiled.default(obj);
-            schemacheck::Findings { unknown, type_errors: Vec::new() }
+            schemacheck::Findings {
+                unknown,
+                type_errors: Vec::new(),
+            }
         }
         None => match ctx.state.schema_of(&ctx.def) {
             Some(root) => schemacheck::check(root, obj),
@@ -197,8 +202,20 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
         }
         _ => {}
     }
+    create_object(&ctx, obj, &opts, warnings, true).await
+}
+
+/// The create pipeline after decoding and the schema check (shared with create-by-apply,
+/// whose object already carries its managedFields: then `record` is false).
+pub(super) async fn create_object(
+    ctx: &Ctx,
+    obj: Value,
+    opts: &WriteOptions,
+    warnings: Vec<String>,
+    record: bool,
+) -> Result<Resp, ApiError> {
     if let Some(c) = &ctx.def.custom
-        && crd_terminating(&ctx, &c.crd)
+        && crd_terminating(ctx, &c.crd)
     {
         return Err(ApiError::method_not_allowed(format!(
             "create not allowed while custom resource definition {} is terminating",
@@ -214,7 +231,7 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
     let name = meta_str(&obj, "name").unwrap_or("").to_string();
     if name.is_empty() {
         return Err(invalid(
-            &ctx,
+            ctx,
             "",
             &[FieldError::required(
                 "metadata.name",
@@ -225,24 +242,27 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
     ctx.check_namespace_open().await?;
     let key = ctx.storage.key(ctx.namespace(), &name);
     let mut warnings = warnings;
-    warnings.extend(mutate(&ctx, Operation::Create, &name, &mut obj, None, opts.dry_run).await?);
+    warnings.extend(mutate(ctx, Operation::Create, &name, &mut obj, None, opts.dry_run).await?);
+    if record {
+        apply::record(ctx, None, &mut obj);
+    }
     let unallocated = obj;
     // A Service's cluster IP or node port can be taken by a concurrent create between
     // choosing it and writing: then choose again.
     for _ in 0..8 {
         let mut obj = unallocated.clone();
-        allocate(&ctx, &mut obj, None).await?;
-        validate(&ctx, &obj, None)?;
+        allocate(ctx, &mut obj, None).await?;
+        validate(ctx, &obj, None)?;
         warnings
-            .extend(admit_validating(&ctx, Operation::Create, &name, Some(&obj), None, opts.dry_run).await?);
+            .extend(admit_validating(ctx, Operation::Create, &name, Some(&obj), None, opts.dry_run).await?);
         if opts.dry_run {
             if ctx.state.read(&key).await?.is_some() {
                 return Err(ApiError::already_exists(ctx.def.target(), &name));
             }
-            return respond_written(&ctx, 201, obj, None, &warnings);
+            return respond_written(ctx, 201, obj, None, &warnings);
         }
         match ctx.state.create(&key, &obj).await? {
-            Created::Ok(rv) => return respond_written(&ctx, 201, obj, Some(rv), &warnings),
+            Created::Ok(rv) => return respond_written(ctx, 201, obj, Some(rv), &warnings),
             Created::Exists => return Err(ApiError::already_exists(ctx.def.target(), &name)),
             Created::Taken => continue,
         }
@@ -399,8 +419,21 @@ where
 }
 
 /// Builds the new stored object from the current one and the client's version.
-fn merge_update(ctx: &Ctx, part: Part, cur: &Value, incoming: Value) -> Result<Value, ApiError> {
+/// With `record`, the write's fields become its manager's (not for applies, which did
+/// their own bookkeeping).
+pub(super) fn merge_update(
+    ctx: &Ctx,
+    part: Part,
+    cur: &Value,
+    incoming: Value,
+    record: bool,
+) -> Result<Value, ApiError> {
     let has_status = ctx.storage.has_subresource("status");
+    let applied_managed_fields = if record {
+        None
+    } else {
+        incoming.pointer("/metadata/managedFields").cloned()
+    };
     let mut new = match part {
         Part::Main => {
             let mut n = incoming;
@@ -437,6 +470,17 @@ fn merge_update(ctx: &Ctx, part: Part, cur: &Value, incoming: Value) -> Result<V
         defaults::prepare_update(&ctx.storage.group, &ctx.storage.kind, &mut new, cur);
     }
     meta::prepare_update(&ctx.storage, cur, &mut new)?;
+    if record {
+        apply::record(ctx, Some(cur), &mut new);
+    } else if part != Part::Main
+        && let Some(m) = meta::meta_mut(&mut new)
+    {
+        // An apply to a subresource did its bookkeeping on the whole object.
+        match applied_managed_fields {
+            Some(f) => m.insert("managedFields".into(), f),
+            None => m.remove("managedFields"),
+        };
+    }
     validate(ctx, &new, Some(cur))?;
     Ok(new)
 }
@@ -454,7 +498,7 @@ fn set_top(obj: &mut Value, key: &str, v: Option<Value>) {
     }
 }
 
-fn respond_updated(ctx: &Ctx, u: Updated, warnings: &[String]) -> Result<Resp, ApiError> {
+pub(super) fn respond_updated(ctx: &Ctx, u: Updated, warnings: &[String]) -> Result<Resp, ApiError> {
     match u {
         Updated::Written(v, rv) | Updated::Unchanged(v, rv) | Updated::Deleted(v, rv) => {
             respond_written(ctx, 200, v, Some(rv), warnings)
@@ -508,7 +552,7 @@ pub async fn update(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
         {
             return Err(ApiError::stale(ctx.def.target(), ctx.name()));
         }
-        merge_update(&ctx, part, &cur.value, obj.clone())
+        merge_update(&ctx, part, &cur.value, obj.clone(), true)
     })
     .await;
     match result {
@@ -567,11 +611,6 @@ pub fn apply_patch(ctx: &Ctx, format: BodyFormat, cur: &Value, patch: &Value) ->
             }
             kpatch::strategic_merge(cur, patch, schema).map_err(|e| patch_error(ctx, e))
         }
-        BodyFormat::ApplyPatch => Err(ApiError::new(
-            415,
-            "UnsupportedMediaType",
-            "server-side apply (application/apply-patch+yaml) is not supported by this server yet; use client-side kubectl apply",
-        )),
         _ => Err(ApiError::unsupported_media_type(
             ctx.content_type.as_deref().unwrap_or(""),
         )),
@@ -606,9 +645,12 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
             ctx.content_type.as_deref().unwrap_or(""),
         ));
     }
-    if format == BodyFormat::ApplyPatch && opts.field_manager.is_none() {
+    if format == BodyFormat::ApplyPatch {
+        return apply::server_side_apply(ctx, body, opts).await;
+    }
+    if ctx.query.get("force").is_some() {
         return Err(ApiError::bad_request(
-            "PATCH with application/apply-patch+yaml requires a fieldManager parameter",
+            "force may not be specified for non-apply patch",
         ));
     }
     let (patch_doc, duplicates) = parse_patch(format, &body)?;
@@ -626,7 +668,7 @@ pub async fn patch(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
             return Err(ApiError::stale(ctx.def.target(), ctx.name()));
         }
         let incoming = ctx.state.to_storage(&ctx.def, patched);
-        merge_update(&ctx, part, &cur.value, incoming)
+        merge_update(&ctx, part, &cur.value, incoming, true)
     })
     .await?;
     respond_updated(&ctx, result, &warnings)
@@ -675,6 +717,7 @@ async fn bind_pod(ctx: &Ctx, pod: &str, binding: Value, dry_run: bool) -> Result
         accept: ctx.accept.clone(),
         content_type: None,
         user: ctx.user.clone(),
+        user_agent: ctx.user_agent.clone(),
     };
     let annotations = binding
         .pointer("/metadata/annotations")
