@@ -32,8 +32,8 @@ if ! have cargo; then
 fi
 
 if [ "$mode" = "test" ]; then
-  # The official Python client lives in a virtualenv under target/ so that the system's
-  # Python packages are left alone.
+  # The official Python client and the kopf operator framework live in a virtualenv under
+  # target/ so that the system's Python packages are left alone.
   venv="target/pyvenv"
   if ! "$venv/bin/python" -c 'import kubernetes' >/dev/null 2>&1; then
     echo "installing the official Kubernetes Python client into $venv"
@@ -45,6 +45,12 @@ if [ "$mode" = "test" ]; then
       python3 -m venv "$venv"
     }
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'kubernetes>=30'
+  fi
+  # kopf, for the end-to-end test that runs a kopf operator unchanged against krust.
+  kopf_version="1.45.2"
+  if ! "$venv/bin/python" -c "import importlib.metadata as m; assert m.version('kopf') == '$kopf_version'" >/dev/null 2>&1; then
+    echo "installing kopf $kopf_version into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "kopf==$kopf_version"
   fi
   if ! have kubectl; then
     echo "warning: kubectl is not on PATH; kubectl end-to-end tests will fail" >&2
