@@ -478,6 +478,15 @@ const BUILT_IN: &[Def] = &[
         &[],
     ),
     d(
+        "apiregistration.k8s.io/v1",
+        "APIService",
+        "apiservices",
+        CL,
+        &[],
+        false,
+        &["status"],
+    ),
+    d(
         "apiextensions.k8s.io/v1",
         "CustomResourceDefinition",
         "customresourcedefinitions",

@@ -124,6 +124,7 @@ fn validate_kind(
         ("scheduling.k8s.io", "PriorityClass") => other::priority_class(errs, obj, old),
         ("storage.k8s.io", "StorageClass") => storage::storage_class(errs, obj, old),
         ("coordination.k8s.io", "Lease") => other::lease(errs, obj),
+        ("apiregistration.k8s.io", "APIService") => other::api_service(errs, obj),
         ("discovery.k8s.io", "EndpointSlice") => networking::endpoint_slice(errs, obj, old),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             crd::custom_resource_definition(errs, obj, old)

@@ -70,6 +70,24 @@ fn system_objects(state: &State) -> Vec<(&'static str, &'static str, Value, bool
             "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}),
         true,
     ));
+    if let Some(fp) = &state.front_proxy {
+        // What aggregated API servers read to trust this server's proxied requests.
+        out.push((
+            "",
+            "configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+            "data": {
+                "client-ca-file": fp.client_ca_pem,
+                "requestheader-client-ca-file": fp.request_header_ca_pem,
+                "requestheader-allowed-names": format!("[\"{}\"]", fp.client_name),
+                "requestheader-username-headers": "[\"X-Remote-User\"]",
+                "requestheader-group-headers": "[\"X-Remote-Group\"]",
+                "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]",
+            }}),
+            true,
+        ));
+    }
     out
 }
 
@@ -111,7 +129,7 @@ pub async fn ensure_system_objects(state: &State) -> Result<(), ApiError> {
 async fn refresh(state: &State, key: &str, cur: crate::state::Current, want: &Value) -> Result<(), ApiError> {
     let mut new = cur.value.clone();
     let mut changed = false;
-    for field in ["subsets", "endpoints", "ports", "addressType"] {
+    for field in ["subsets", "endpoints", "ports", "addressType", "data"] {
         if let Some(v) = want.get(field)
             && new.get(field) != Some(v)
         {

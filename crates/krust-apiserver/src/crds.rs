@@ -429,6 +429,9 @@ async fn sync(state: &State, key: &str, crd: &Value) {
         return;
     }
     write_status(state, key, crd, desired_status(crd, conflict.as_deref())).await;
+    if conflict.is_none() {
+        crate::aggregator::reconcile_locals(state).await;
+    }
     if terminating(crd) {
         let defs = resources(crd);
         let done = match defs.first() {
@@ -496,6 +499,7 @@ pub async fn run(state: Arc<State>, shutdown: CancellationToken) {
                         let name = ev.object.name.clone();
                         if ev.kind == WatchKind::Deleted {
                             unserve(&state, &name);
+                            crate::aggregator::reconcile_locals(&state).await;
                         } else if let Ok(v) = serde_json::from_slice::<Value>(&ev.object.stored) {
                             sync(&state, &ev.object.key, &v).await;
                         }

@@ -23,7 +23,7 @@ pub fn core_versions(server_address: &str) -> Value {
     })
 }
 
-fn group_json(name: &str, versions: &[String]) -> Value {
+pub fn group_json(name: &str, versions: &[String]) -> Value {
     let vs: Vec<Value> = versions
         .iter()
         .map(|v| json!({"groupVersion": gv(name, v), "version": v}))

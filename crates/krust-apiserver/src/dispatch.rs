@@ -119,6 +119,26 @@ async fn route_request(
     let Some(user) = authenticate(&state, &conn, req.headers()) else {
         return Err(ApiError::unauthorized());
     };
+    if let Some(remote) = aggregated_target(req.uri().path()).and_then(|(g, v)| state.aggregator.remote(g, v))
+    {
+        let method = req.method().clone();
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().path().to_string(), |p| p.as_str().to_string());
+        let headers = req.headers().clone();
+        let body = read_body(req.into_body()).await?;
+        return crate::aggregator::proxy::forward(
+            &state,
+            &remote,
+            method,
+            &path_and_query,
+            &headers,
+            body,
+            &user,
+        )
+        .await;
+    }
     let accept = negotiate::parse_accept(req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let method = req.method().clone();
     let is_read = method == Method::GET || method == Method::HEAD;
@@ -168,10 +188,20 @@ async fn route_request(
             v => aggregated(&state, true, v),
         }),
         Route::Groups => Ok(match negotiate::choose_discovery(&accept) {
-            Discovery::Legacy => respond::json(200, &discovery::group_list(&state.registry.read())),
+            Discovery::Legacy => {
+                let mut list = discovery::group_list(&state.registry.read());
+                if let Some(groups) = list.get_mut("groups").and_then(|g| g.as_array_mut()) {
+                    for (g, versions) in state.aggregator.groups() {
+                        groups.retain(|local| local["name"] != g.as_str());
+                        groups.push(discovery::group_json(&g, &versions));
+                    }
+                }
+                respond::json(200, &list)
+            }
             v => aggregated(&state, false, v),
         }),
-        Route::Group(g) => discovery::group(&state.registry.read(), &g)
+        Route::Group(g) => remote_group(&state, &g)
+            .or_else(|| discovery::group(&state.registry.read(), &g))
             .map(|v| respond::json(200, &v))
             .ok_or_else(|| ApiError::path_not_found("the server could not find the requested resource")),
         Route::GroupVersion(g, v) => discovery::resource_list(&state.registry.read(), &g, &v)
@@ -236,8 +266,33 @@ async fn route_request(
     }
 }
 
+/// `(group, version)` of an `/apis/<group>/<version>[/...]` path.
+fn aggregated_target(path: &str) -> Option<(&str, &str)> {
+    let mut parts = path.strip_prefix("/apis/")?.split('/');
+    let group = parts.next().filter(|g| !g.is_empty())?;
+    let version = parts.next().filter(|v| !v.is_empty())?;
+    Some((group, version))
+}
+
+/// `/apis/<group>` of a group served by another server.
+fn remote_group(state: &State, group: &str) -> Option<serde_json::Value> {
+    let (_, versions) = state.aggregator.groups().into_iter().find(|(g, _)| g == group)?;
+    let mut v = discovery::group_json(group, &versions);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("kind".into(), "APIGroup".into());
+        m.insert("apiVersion".into(), "v1".into());
+    }
+    Some(v)
+}
+
 fn aggregated(state: &State, core: bool, v: Discovery) -> Resp {
-    let doc = discovery::aggregated(&state.registry.read(), core, v);
+    let mut doc = discovery::aggregated(&state.registry.read(), core, v);
+    if !core && let Some(items) = doc.get_mut("items").and_then(|i| i.as_array_mut()) {
+        for remote in crate::aggregator::aggregated_items(&state.aggregator) {
+            items.retain(|local| local["metadata"]["name"] != remote["metadata"]["name"]);
+            items.push(remote);
+        }
+    }
     respond::bytes(
         200,
         discovery::aggregated_content_type(v),

@@ -5,6 +5,7 @@
 //! token is cancelled. Authentication is supplied by the caller (`Authenticator`).
 
 mod admission;
+mod aggregator;
 pub mod authn;
 mod body;
 mod bootstrap;
@@ -22,6 +23,7 @@ mod openapi_v2;
 mod options;
 mod render;
 mod reservations;
+mod resolve;
 mod respond;
 mod route;
 mod schemacheck;
@@ -65,6 +67,25 @@ pub struct Config {
     pub service_ranges: services::ServiceRanges,
     /// The address the `kubernetes` Service's endpoints point at.
     pub advertise_ip: std::net::IpAddr,
+    /// How this server proves itself to aggregated API servers; `None`: it presents no
+    /// client certificate (they must then trust it some other way).
+    pub front_proxy: Option<FrontProxy>,
+}
+
+/// The front proxy's credentials and the CAs aggregated API servers need to trust it,
+/// published in `kube-system/extension-apiserver-authentication` as upstream does.
+#[derive(Debug, Clone)]
+pub struct FrontProxy {
+    /// Client certificate presented when proxying (PEM).
+    pub client_cert_pem: String,
+    /// Its key (PEM).
+    pub client_key_pem: String,
+    /// The certificate's common name (`requestheader-allowed-names`).
+    pub client_name: String,
+    /// CA that signed it (`requestheader-client-ca-file`).
+    pub request_header_ca_pem: String,
+    /// CA of ordinary client certificates (`client-ca-file`).
+    pub client_ca_pem: String,
 }
 
 /// Failures starting the API server.
@@ -170,6 +191,8 @@ impl ApiServer {
             crd_schemas: Default::default(),
             crd_served: Default::default(),
             crd_compiled: Default::default(),
+            aggregator: Default::default(),
+            front_proxy: config.front_proxy,
         });
         Ok(Self {
             state,
@@ -197,7 +220,9 @@ impl ApiServer {
             .await
             .map_err(|e| Error::Bootstrap(e.message))?;
         crds::load(&state).await;
+        aggregator::reconcile_locals(&state).await;
         let crd_task = tokio::spawn(crds::run(state.clone(), state.shutdown.clone()));
+        let aggregator_task = tokio::spawn(aggregator::run(state.clone(), state.shutdown.clone()));
         let serve = tokio::spawn(server::accept_loop(
             self.listener,
             self.tls,
@@ -211,6 +236,7 @@ impl ApiServer {
         state.shutdown.cancel();
         let _ = serve.await;
         let _ = crd_task.await;
+        let _ = aggregator_task.await;
         let _ = follow.await;
         Ok(())
     }

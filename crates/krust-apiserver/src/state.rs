@@ -56,6 +56,10 @@ pub struct State {
     /// Compiled schemas of custom kinds (pruning, defaults, validation, CEL), by
     /// (group, version, kind).
     pub crd_compiled: RwLock<HashMap<(String, String, String), Arc<krust_api::crd::CompiledSchema>>>,
+    /// Group/versions served by other servers (APIServices with a service).
+    pub aggregator: crate::aggregator::Aggregator,
+    /// Credentials presented to those servers.
+    pub front_proxy: Option<crate::FrontProxy>,
 }
 
 /// Maps a store failure onto a Status.

@@ -5,7 +5,7 @@
 //! validation; rules, namespaceSelector and objectSelector decide who is called;
 //! failurePolicy, timeoutSeconds and sideEffects/dryRun are honoured.
 
-mod client;
+pub(crate) mod client;
 mod matching;
 
 use std::time::Duration;
@@ -144,41 +144,9 @@ fn endpoint(state: &State, hook: &Hook) -> Result<String, String> {
     let name = svc.get("name").and_then(Value::as_str).unwrap_or("");
     let path = svc.get("path").and_then(Value::as_str).unwrap_or("/");
     let port = svc.get("port").and_then(Value::as_u64).unwrap_or(443);
-    // Without a service proxy in the API server's own network, reach a ready endpoint of
-    // the Service directly, on the target port behind `port`.
-    let endpoints_def = state.find("", "v1", "endpoints").ok_or("endpoints not served")?;
-    let cached = state
-        .cache
-        .resource(&endpoints_def.storage_prefix())
-        .and_then(|c| c.get(&endpoints_def.key(Some(ns), name)).0)
-        .ok_or_else(|| format!("service \"{ns}/{name}\" has no endpoints"))?;
-    let ep: Value = serde_json::from_slice(&cached.stored).map_err(|e| e.to_string())?;
-    let subset = ep
-        .pointer("/subsets/0")
-        .ok_or_else(|| format!("service \"{ns}/{name}\" has no endpoints"))?;
-    let ip = subset
-        .pointer("/addresses/0/ip")
-        .and_then(Value::as_str)
-        .ok_or_else(|| format!("service \"{ns}/{name}\" has no ready endpoints"))?;
-    let target = state
-        .find("", "v1", "services")
-        .and_then(|d| {
-            state
-                .cache
-                .resource(&d.storage_prefix())
-                .and_then(|c| c.get(&d.key(Some(ns), name)).0)
-        })
-        .and_then(|o| serde_json::from_slice::<Value>(&o.stored).ok())
-        .and_then(|s| {
-            s.pointer("/spec/ports")?
-                .as_array()?
-                .iter()
-                .find(|p| p.get("port").and_then(Value::as_u64) == Some(port))?
-                .get("targetPort")?
-                .as_u64()
-        })
-        .unwrap_or(port);
-    Ok(format!("https://{ip}:{target}{path}"))
+    let port = u16::try_from(port).map_err(|_| format!("invalid port {port}"))?;
+    let (host, target) = crate::resolve::service_endpoint(state, ns, name, port).map_err(|e| e.message)?;
+    Ok(format!("https://{host}:{target}{path}"))
 }
 
 fn review(attrs: &Attributes<'_>, uid: &str, obj: Option<&Value>, old: Option<&Value>) -> Value {

@@ -43,15 +43,12 @@ impl std::fmt::Debug for CertificateAuthority {
 
 impl CertificateAuthority {
     /// Creates a new self-signed ECDSA P-256 CA valid for ten years from `now`.
-    pub(crate) fn generate(now: OffsetDateTime) -> Result<Self, PkiError> {
+    pub(crate) fn generate(name: &str, now: OffsetDateTime) -> Result<Self, PkiError> {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
             .map_err(PkiError::generate("generating CA key"))?;
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
-        dn.push(
-            DnType::CommonName,
-            format!("krust-server-ca@{}", now.unix_timestamp()),
-        );
+        dn.push(DnType::CommonName, format!("{name}@{}", now.unix_timestamp()));
         params.distinguished_name = dn;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![

@@ -28,7 +28,7 @@ mod tests;
 pub use error::PkiError;
 pub use identity::{AUTHENTICATED_GROUP, Identity, identity_from_cert};
 pub use kubeconfig::{kubeconfig, write_kubeconfig};
-pub use pki::{ADMIN_GROUP, ADMIN_USER, Pki, PkiOptions, PkiPaths};
+pub use pki::{ADMIN_GROUP, ADMIN_USER, PROXY_CLIENT_USER, Pki, PkiOptions, PkiPaths};
 pub use sans::DEFAULT_SERVICE_IP;
 pub use tls::{ALPN_PROTOCOLS, ring_provider};
 pub use token_file::TokenFile;

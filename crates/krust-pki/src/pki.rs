@@ -14,6 +14,9 @@ use crate::{PkiError, kubeconfig, sans, tls};
 pub const ADMIN_USER: &str = "admin";
 /// Group of the admin client certificate; RBAC's `cluster-admin` binding grants it everything.
 pub const ADMIN_GROUP: &str = "system:masters";
+/// Common name of the front proxy's client certificate, the one name aggregated API
+/// servers accept (`requestheader-allowed-names`), as upstream's `front-proxy-client`.
+pub const PROXY_CLIENT_USER: &str = "front-proxy-client";
 
 /// What the operator can choose about the certificates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,6 +45,16 @@ pub struct PkiPaths {
     pub admin_cert: PathBuf,
     /// Admin client key (PEM, mode 0600).
     pub admin_key: PathBuf,
+    /// CA of the front proxy's client certificate (PEM): aggregated API servers trust the
+    /// `X-Remote-*` headers only from a client it signed. Separate from the cluster CA so
+    /// that no user certificate can pass for the proxy.
+    pub request_header_ca_cert: PathBuf,
+    /// Its key (PEM, mode 0600).
+    pub request_header_ca_key: PathBuf,
+    /// The front proxy's client certificate (PEM), presented to aggregated API servers.
+    pub proxy_client_cert: PathBuf,
+    /// Its key (PEM, mode 0600).
+    pub proxy_client_key: PathBuf,
 }
 
 impl PkiPaths {
@@ -55,6 +68,10 @@ impl PkiPaths {
             serving_key: dir.join("serving-kube-apiserver.key"),
             admin_cert: dir.join("client-admin.crt"),
             admin_key: dir.join("client-admin.key"),
+            request_header_ca_cert: dir.join("request-header-ca.crt"),
+            request_header_ca_key: dir.join("request-header-ca.key"),
+            proxy_client_cert: dir.join("client-auth-proxy.crt"),
+            proxy_client_key: dir.join("client-auth-proxy.key"),
         }
     }
 }
@@ -66,6 +83,8 @@ pub struct Pki {
     ca: CertificateAuthority,
     serving: KeyedCert,
     admin: KeyedCert,
+    request_header_ca: CertificateAuthority,
+    proxy_client: KeyedCert,
 }
 
 impl std::fmt::Debug for Pki {
@@ -96,7 +115,12 @@ impl Pki {
     ) -> Result<Pki, PkiError> {
         let paths = PkiPaths::new(dir);
         fsutil::create_dir_all(dir)?;
-        let ca = load_or_create_ca(&paths, now)?;
+        let ca = load_or_create_ca(
+            "cluster CA",
+            "krust-server-ca",
+            (&paths.ca_cert, &paths.ca_key),
+            now,
+        )?;
 
         let hostname = opts.hostname.clone().or_else(system_hostname);
         let wanted = sans::wanted_sans(hostname.as_deref(), &opts.sans)?;
@@ -119,11 +143,37 @@ impl Pki {
             || certs::issue_client(&ca, ADMIN_USER, &admin_orgs, certs::LEAF_VALIDITY, now),
         )?;
 
+        let request_header_ca = load_or_create_ca(
+            "request-header CA",
+            "krust-request-header-ca",
+            (&paths.request_header_ca_cert, &paths.request_header_ca_key),
+            now,
+        )?;
+        let proxy_orgs: [&str; 0] = [];
+        let proxy_client = ensure_leaf(
+            &request_header_ca,
+            "front proxy client certificate",
+            (&paths.proxy_client_cert, &paths.proxy_client_key),
+            now,
+            certs::client_subject(PROXY_CLIENT_USER, &proxy_orgs),
+            || {
+                certs::issue_client(
+                    &request_header_ca,
+                    PROXY_CLIENT_USER,
+                    &proxy_orgs,
+                    certs::LEAF_VALIDITY,
+                    now,
+                )
+            },
+        )?;
+
         Ok(Pki {
             paths,
             ca,
             serving,
             admin,
+            request_header_ca,
+            proxy_client,
         })
     }
 
@@ -152,6 +202,18 @@ impl Pki {
     /// still authenticate with a bearer token at the HTTP layer.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, PkiError> {
         tls::server_config(self.ca.cert_der(), &self.serving.cert_pem, &self.serving.key_pem)
+    }
+
+    /// The request-header CA (PEM) that signed the front proxy's client certificate:
+    /// published for aggregated API servers as `requestheader-client-ca-file`.
+    pub fn request_header_ca_pem(&self) -> &str {
+        self.request_header_ca.cert_pem()
+    }
+
+    /// The front proxy's client certificate and key (PEM), with common name
+    /// [`PROXY_CLIENT_USER`].
+    pub fn proxy_client_pem(&self) -> (&str, &str) {
+        (&self.proxy_client.cert_pem, &self.proxy_client.key_pem)
     }
 
     /// A client TLS config trusting only the cluster CA, presenting `client` (certificate PEM,
@@ -221,35 +283,40 @@ fn system_hostname() -> Option<String> {
     }
 }
 
-fn load_or_create_ca(paths: &PkiPaths, now: OffsetDateTime) -> Result<CertificateAuthority, PkiError> {
-    let cert = fsutil::read_optional(&paths.ca_cert)?;
-    let key = fsutil::read_optional(&paths.ca_key)?;
+fn load_or_create_ca(
+    what: &str,
+    common_name: &str,
+    (cert_path, key_path): (&Path, &Path),
+    now: OffsetDateTime,
+) -> Result<CertificateAuthority, PkiError> {
+    let cert = fsutil::read_optional(cert_path)?;
+    let key = fsutil::read_optional(key_path)?;
     match (cert, key) {
         (Some(cert), Some(key)) => {
-            fsutil::tighten_secret_mode(&paths.ca_key)?;
-            let ca = CertificateAuthority::load(cert, key, &paths.ca_cert, &paths.ca_key)?;
+            fsutil::tighten_secret_mode(key_path)?;
+            let ca = CertificateAuthority::load(cert, key, cert_path, key_path)?;
             if ca.not_after() - now < Duration::days(365) {
-                tracing::warn!(not_after = %ca.not_after(), path = %paths.ca_cert.display(),
-                    "the cluster CA expires within a year; plan its rotation");
+                tracing::warn!(not_after = %ca.not_after(), path = %cert_path.display(),
+                    "the {what} expires within a year; plan its rotation");
             }
-            tracing::info!(fingerprint = %ca.fingerprint(), path = %paths.ca_cert.display(), "loaded cluster CA");
+            tracing::info!(fingerprint = %ca.fingerprint(), path = %cert_path.display(), "loaded {what}");
             Ok(ca)
         }
         (None, None) => {
-            let ca = CertificateAuthority::generate(now)?;
+            let ca = CertificateAuthority::generate(common_name, now)?;
             // Key first: a crash in between leaves a lone key, which the next start reports.
-            fsutil::write_atomic(&paths.ca_key, ca.key_pem().as_bytes(), SECRET_MODE)?;
-            fsutil::write_atomic(&paths.ca_cert, ca.cert_pem().as_bytes(), PUBLIC_MODE)?;
-            tracing::info!(fingerprint = %ca.fingerprint(), path = %paths.ca_cert.display(), "created cluster CA");
+            fsutil::write_atomic(key_path, ca.key_pem().as_bytes(), SECRET_MODE)?;
+            fsutil::write_atomic(cert_path, ca.cert_pem().as_bytes(), PUBLIC_MODE)?;
+            tracing::info!(fingerprint = %ca.fingerprint(), path = %cert_path.display(), "created {what}");
             Ok(ca)
         }
         (Some(_), None) => Err(PkiError::IncompleteCa {
-            present: paths.ca_cert.clone(),
-            missing: paths.ca_key.clone(),
+            present: cert_path.to_path_buf(),
+            missing: key_path.to_path_buf(),
         }),
         (None, Some(_)) => Err(PkiError::IncompleteCa {
-            present: paths.ca_key.clone(),
-            missing: paths.ca_cert.clone(),
+            present: key_path.to_path_buf(),
+            missing: cert_path.to_path_buf(),
         }),
     }
 }

@@ -61,14 +61,26 @@ fn fresh_create_writes_every_file_with_safe_modes() {
     assert_eq!(paths, PkiPaths::new(&dir));
 
     assert_eq!(mode(&dir), 0o700);
-    for key in [&paths.ca_key, &paths.serving_key, &paths.admin_key] {
+    for key in [
+        &paths.ca_key,
+        &paths.serving_key,
+        &paths.admin_key,
+        &paths.request_header_ca_key,
+        &paths.proxy_client_key,
+    ] {
         assert_eq!(mode(key), 0o600, "{}", key.display());
     }
-    for cert in [&paths.ca_cert, &paths.serving_cert, &paths.admin_cert] {
+    for cert in [
+        &paths.ca_cert,
+        &paths.serving_cert,
+        &paths.admin_cert,
+        &paths.request_header_ca_cert,
+        &paths.proxy_client_cert,
+    ] {
         assert_eq!(mode(cert), 0o644, "{}", cert.display());
     }
     // No temporary files left behind.
-    assert_eq!(snapshot(&dir).len(), 6, "{:?}", snapshot(&dir).keys());
+    assert_eq!(snapshot(&dir).len(), 10, "{:?}", snapshot(&dir).keys());
 
     assert_eq!(fs::read_to_string(&paths.ca_cert).unwrap(), pki.ca_pem());
     let ca_der = der_of(pki.ca_pem());
@@ -283,6 +295,37 @@ fn admin_identity_is_admin_in_system_masters() {
             groups: vec!["system:masters".into(), "system:authenticated".into()],
         }
     );
+}
+
+#[test]
+fn the_front_proxy_certificate_comes_from_its_own_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = Pki::load_or_create(tmp.path(), &opts(&[])).unwrap();
+    let (cert, key) = pki.proxy_client_pem();
+    assert!(key.contains("PRIVATE KEY"));
+    let cert_der = der_of(cert);
+    let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der).unwrap();
+    let cn = parsed
+        .subject()
+        .iter_common_name()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap();
+    assert_eq!(cn, crate::PROXY_CLIENT_USER);
+    let ca_der = der_of(pki.request_header_ca_pem());
+    let (_, ca) = x509_parser::parse_x509_certificate(&ca_der).unwrap();
+    assert_eq!(parsed.issuer(), ca.subject());
+    // Not the cluster CA: a user certificate can never pass for the proxy, nor the proxy
+    // for a user.
+    assert_ne!(pki.request_header_ca_pem(), pki.ca_pem());
+    assert!(parsed.verify_signature(Some(ca.public_key())).is_ok());
+    let cluster_der = der_of(pki.ca_pem());
+    let (_, cluster) = x509_parser::parse_x509_certificate(&cluster_der).unwrap();
+    assert!(parsed.verify_signature(Some(cluster.public_key())).is_err());
+    // Kept across restarts.
+    let again = Pki::load_or_create(tmp.path(), &opts(&[])).unwrap();
+    assert_eq!(again.proxy_client_pem().0, cert);
 }
 
 #[test]

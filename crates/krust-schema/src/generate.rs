@@ -1,6 +1,6 @@
 //! Walks the k8s-openapi types of every served kind through schemars once.
 
-use k8s_openapi::{Resource, api, apiextensions_apiserver, apimachinery};
+use k8s_openapi::{Resource, api, apiextensions_apiserver, apimachinery, kube_aggregator};
 use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Map, Value, json};
 
@@ -90,6 +90,7 @@ pub fn built_in() -> (Map<String, Value>, Vec<KindSchema>) {
         api::authorization::v1::SelfSubjectAccessReview,
         api::authorization::v1::SelfSubjectRulesReview,
         api::authentication::v1::SelfSubjectReview,
+        kube_aggregator::pkg::apis::apiregistration::v1::APIService,
     );
     add_plain::<apimachinery::pkg::apis::meta::v1::Status>(&mut generator);
     add_plain::<apimachinery::pkg::apis::meta::v1::DeleteOptions>(&mut generator);

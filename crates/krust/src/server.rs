@@ -383,6 +383,13 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         advertise_address: None,
         service_ranges: service_ranges(&args)?,
         advertise_ip: advertise_ip(&args),
+        front_proxy: Some(krust_apiserver::FrontProxy {
+            client_cert_pem: pki.proxy_client_pem().0.to_string(),
+            client_key_pem: pki.proxy_client_pem().1.to_string(),
+            client_name: krust_pki::PROXY_CLIENT_USER.to_string(),
+            request_header_ca_pem: pki.request_header_ca_pem().to_string(),
+            client_ca_pem: pki.ca_pem().to_string(),
+        }),
         build: BuildInfo {
             git_commit: env!("KRUST_GIT_COMMIT").to_string(),
             build_date: env!("KRUST_BUILD_DATE").to_string(),

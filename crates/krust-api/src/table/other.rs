@@ -331,3 +331,38 @@ pub(super) fn lease(lease: &Value, now: Timestamp) -> Vec<Value> {
         age(lease, now),
     ]
 }
+
+pub(super) const API_SERVICE: &[Column] = &[
+    Column::name(),
+    Column::new(
+        "Service",
+        "string",
+        "The service that serves this group and version, or Local for the API server itself.",
+    ),
+    Column::new(
+        "Available",
+        "string",
+        "Whether the group and version can be reached, with the reason when not.",
+    ),
+    Column::age(),
+];
+
+/// Upstream prints `namespace/name` of the backing service (or `Local`), and
+/// `Available` as the condition's status, followed by its reason when not True.
+pub(super) fn api_service(svc: &Value, now: Timestamp) -> Vec<Value> {
+    let service = match at(svc, &["spec", "service"]).filter(|v| !v.is_null()) {
+        Some(s) => format!("{}/{}", text(s, &["namespace"]), text(s, &["name"])),
+        None => "Local".to_string(),
+    };
+    let available = list(svc, &["status", "conditions"])
+        .iter()
+        .find(|c| text(c, &["type"]) == "Available")
+        .map_or_else(
+            || "Unknown".to_string(),
+            |c| match text(c, &["status"]) {
+                "True" => "True".to_string(),
+                st => format!("{st} ({})", text(c, &["reason"])),
+            },
+        );
+    vec![name(svc), s(service), s(available), age(svc, now)]
+}

@@ -392,7 +392,8 @@ pub enum NameRule {
     DnsLabel,
     /// DNS-1035 label (Service).
     Dns1035Label,
-    /// Any single URL path segment (RBAC kinds).
+    /// Any single URL path segment (RBAC kinds; APIServices, whose `<version>.<group>`
+    /// shape is checked by their own validation and is `v1.` for the core group).
     PathSegment,
 }
 
@@ -401,7 +402,7 @@ pub fn name_rule(group: &str, kind: &str) -> NameRule {
     match (group, kind) {
         ("", "Namespace") | ("apps", "StatefulSet") => NameRule::DnsLabel,
         ("", "Service") => NameRule::Dns1035Label,
-        ("rbac.authorization.k8s.io", _) => NameRule::PathSegment,
+        ("rbac.authorization.k8s.io", _) | ("apiregistration.k8s.io", "APIService") => NameRule::PathSegment,
         _ => NameRule::DnsSubdomain,
     }
 }

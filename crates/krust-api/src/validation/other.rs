@@ -420,3 +420,104 @@ pub(crate) fn ephemeral(errs: &mut Errs, kind: &str, obj: &Value) {
         _ => {}
     }
 }
+
+/// An APIService: its name is `<version>.<group>`; a remote one names a service and either
+/// trusts a CA bundle or skips verification, a local one does neither.
+pub(crate) fn api_service(errs: &mut Errs, obj: &Value) {
+    let spec = or_null(get(obj, "spec"));
+    let sp = FieldPath::new("spec");
+    let group = s(spec, "group");
+    let version = s(spec, "version");
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if name != format!("{version}.{group}") {
+        errs.push(FieldError::invalid(
+            "metadata.name",
+            name,
+            format!("must be `spec.version+\".\"+spec.group`: {version:?}.{group:?}"),
+        ));
+    }
+    if group.is_empty() && version != "v1" {
+        errs.push(FieldError::required(
+            sp.child("group"),
+            "only v1 may have an empty group",
+        ));
+    } else if !group.is_empty() {
+        for m in names::is_dns1123_subdomain(group) {
+            errs.push(FieldError::invalid(sp.child("group"), group, m));
+        }
+    }
+    if version.is_empty() {
+        errs.push(FieldError::required(sp.child("version"), ""));
+    } else {
+        for m in names::is_dns1035_label(version) {
+            errs.push(FieldError::invalid(sp.child("version"), version, m));
+        }
+    }
+    let gpm = int(spec, "groupPriorityMinimum").unwrap_or(0);
+    if !(1..=20000).contains(&gpm) {
+        errs.push(FieldError::invalid(
+            sp.child("groupPriorityMinimum"),
+            gpm,
+            "must be positive and less than 20000",
+        ));
+    }
+    let vp = int(spec, "versionPriority").unwrap_or(0);
+    if !(1..=1000).contains(&vp) {
+        errs.push(FieldError::invalid(
+            sp.child("versionPriority"),
+            vp,
+            "must be positive and less than 1000",
+        ));
+    }
+    let insecure = spec
+        .get("insecureSkipTLSVerify")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let has_ca = !s(spec, "caBundle").is_empty();
+    match get(spec, "service").filter(|v| !v.is_null()) {
+        None => {
+            if insecure {
+                errs.push(FieldError::invalid(
+                    sp.child("insecureSkipTLSVerify"),
+                    true,
+                    "local APIServices may not have insecureSkipTLSVerify",
+                ));
+            }
+            if has_ca {
+                errs.push(FieldError::invalid(
+                    sp.child("caBundle"),
+                    "(bytes)",
+                    "local APIServices may not have a caBundle",
+                ));
+            }
+        }
+        Some(svc) => {
+            let svp = sp.child("service");
+            if s(svc, "namespace").is_empty() {
+                errs.push(FieldError::required(svp.child("namespace"), ""));
+            }
+            if s(svc, "name").is_empty() {
+                errs.push(FieldError::required(svp.child("name"), ""));
+            }
+            if let Some(port) = int(svc, "port")
+                && !(1..=65535).contains(&port)
+            {
+                errs.push(FieldError::invalid(
+                    svp.child("port"),
+                    port,
+                    "port is not valid: must be between 1 and 65535, inclusive",
+                ));
+            }
+            if insecure && has_ca {
+                errs.push(FieldError::invalid(
+                    sp.child("insecureSkipTLSVerify"),
+                    true,
+                    "may not be true if caBundle is present",
+                ));
+            }
+        }
+    }
+}

@@ -82,7 +82,11 @@ impl rustls::client::danger::ServerCertVerifier for BundleVerifier {
     }
 }
 
-fn tls_config(ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, CallError> {
+/// A verifier trusting the PEM CA bundle (and certificates given in it as their own CA).
+pub(crate) fn bundle_verifier(
+    ca_pem: &[u8],
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Result<Arc<dyn rustls::client::danger::ServerCertVerifier>, CallError> {
     let mut roots = rustls::RootCertStore::empty();
     let mut bundle = Vec::new();
     for cert in CertificateDer::pem_slice_iter(ca_pem) {
@@ -95,16 +99,20 @@ fn tls_config(ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, CallError> {
     if roots.is_empty() {
         return Err(CallError::Config("caBundle holds no certificate".into()));
     }
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| CallError::Config(e.to_string()))?;
+    Ok(Arc::new(BundleVerifier { inner, bundle }))
+}
+
+fn tls_config(ca_pem: &[u8]) -> Result<Arc<rustls::ClientConfig>, CallError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let inner =
-        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|e| CallError::Config(e.to_string()))?;
+    let verifier = bundle_verifier(ca_pem, provider.clone())?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| CallError::Config(e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(BundleVerifier { inner, bundle }))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok(Arc::new(config))
 }

@@ -269,6 +269,66 @@ fn policy_autoscaling_scheduling() {
 }
 
 #[test]
+fn api_services() {
+    let svc = |name: &str, spec: serde_json::Value| {
+        create(
+            "apiregistration.k8s.io",
+            "APIService",
+            json!({"metadata": {"name": name}, "spec": spec}),
+        )
+    };
+    ok(&svc(
+        "v1beta1.metrics.k8s.io",
+        json!({"group": "metrics.k8s.io", "version": "v1beta1", "groupPriorityMinimum": 100,
+               "versionPriority": 100, "insecureSkipTLSVerify": true,
+               "service": {"namespace": "kube-system", "name": "metrics-server"}}),
+    ));
+    ok(&svc(
+        "v1.",
+        json!({"group": "", "version": "v1", "groupPriorityMinimum": 18000, "versionPriority": 1}),
+    ));
+    one(
+        &svc(
+            "v1.other.io",
+            json!({"group": "x.io", "version": "v1", "groupPriorityMinimum": 1, "versionPriority": 1}),
+        ),
+        "metadata.name",
+        Invalid,
+        "must be `spec.version+\".\"+spec.group`",
+    );
+    one(
+        &svc(
+            "v1.x.io",
+            json!({"group": "x.io", "version": "v1", "groupPriorityMinimum": 0, "versionPriority": 1}),
+        ),
+        "spec.groupPriorityMinimum",
+        Invalid,
+        "must be positive and less than 20000",
+    );
+    one(
+        &svc(
+            "v1.x.io",
+            json!({"group": "x.io", "version": "v1", "groupPriorityMinimum": 1, "versionPriority": 1,
+                   "caBundle": "Zm9v", "insecureSkipTLSVerify": true,
+                   "service": {"namespace": "a", "name": "b"}}),
+        ),
+        "spec.insecureSkipTLSVerify",
+        Invalid,
+        "may not be true if caBundle is present",
+    );
+    one(
+        &svc(
+            "v1.x.io",
+            json!({"group": "x.io", "version": "v1", "groupPriorityMinimum": 1, "versionPriority": 1,
+                   "service": {"namespace": "a"}}),
+        ),
+        "spec.service.name",
+        Required,
+        "",
+    );
+}
+
+#[test]
 fn endpoint_slices_and_crds() {
     ok(&create(
         "discovery.k8s.io",
