@@ -308,3 +308,66 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Writes a self-signed ECDSA certificate and key (`<stem>.crt`, `<stem>.key`) into `dir`,
+/// for `cn` with one subject alternative name (`IP:127.0.0.1`, `DNS:api.ns.svc`), as test
+/// servers that krust calls (webhooks, extension API servers) need.
+pub fn self_signed_cert(dir: &Path, stem: &str, cn: &str, san: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join(format!("{stem}.crt")), dir.join(format!("{stem}.key")));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            &format!("/CN={cn}"),
+            "-addext",
+            &format!("subjectAltName={san}"),
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert, key)
+}
+
+/// Starts one of the Python test servers in `tests/python` with `args` and waits for the
+/// `ready` line it prints once listening.
+pub fn spawn_python_server(script: &str, args: &[&std::ffi::OsStr]) -> Child {
+    use std::io::BufRead;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let mut child = Command::new(python())
+        .arg(path)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready", "{script} did not start");
+    child
+}
+
+/// A free TCP port on 127.0.0.1 for a test server.
+pub fn free_local_port() -> u16 {
+    free_port()
+}

@@ -7,12 +7,11 @@
 // Test helpers may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use krust_e2e::{Cluster, python, stderr};
+use krust_e2e::{Cluster, free_local_port, self_signed_cert, spawn_python_server, stderr};
 
 const API_ONLY: &[&str] = &["--disable-controller-manager", "--disable-scheduler"];
 
@@ -51,57 +50,18 @@ fn start_extension(c: &Cluster) -> Extension {
         auth["data"]["requestheader-username-headers"],
         "[\"X-Remote-User\"]"
     );
-    let (cert, key) = (dir.join("ext.crt"), dir.join("ext.key"));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=ext-api.default.svc",
-            "-addext",
-            "subjectAltName=DNS:ext-api.default.svc",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let (cert, key) = self_signed_cert(dir, "ext", "ext-api.default.svc", "DNS:ext-api.default.svc");
+    let port = free_local_port();
+    let child = spawn_python_server(
+        "extension_server.py",
+        &[
+            port.to_string().as_ref(),
+            cert.as_os_str(),
+            key.as_os_str(),
+            client_ca.as_os_str(),
+            allowed[0].as_ref(),
+        ],
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/extension_server.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .arg(port.to_string())
-        .arg(&cert)
-        .arg(&key)
-        .arg(&client_ca)
-        .arg(&allowed[0])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
     let ca_b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&cert).unwrap());
     Extension { child, port, ca_b64 }
 }

@@ -5,11 +5,10 @@
 // Test helpers may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use base64::Engine;
-use krust_e2e::{Cluster, python, stderr};
+use krust_e2e::{Cluster, free_local_port, self_signed_cert, spawn_python_server, stderr};
 
 struct Webhook {
     child: Child,
@@ -25,50 +24,12 @@ impl Drop for Webhook {
 }
 
 fn start_webhook(dir: &std::path::Path) -> Webhook {
-    let (cert, key) = (dir.join("wh.crt"), dir.join("wh.key"));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let (cert, key) = self_signed_cert(dir, "wh", "127.0.0.1", "IP:127.0.0.1");
+    let port = free_local_port();
+    let child = spawn_python_server(
+        "webhook_server.py",
+        &[port.to_string().as_ref(), cert.as_os_str(), key.as_os_str()],
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/webhook_server.py");
-    let mut child = Command::new(python())
-        .arg(script)
-        .arg(port.to_string())
-        .arg(&cert)
-        .arg(&key)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
     let ca_b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&cert).unwrap());
     Webhook { child, port, ca_b64 }
 }
