@@ -52,7 +52,18 @@ impl Conn {
         path: &str,
         body: Option<Bytes>,
     ) -> Result<(StatusCode, Bytes), BenchError> {
-        let resp = self.start(method, path, body).await?;
+        self.request_with(method, path, body, "application/json").await
+    }
+
+    /// [`Conn::request`] with another body content type (patches).
+    pub async fn request_with(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        content_type: &str,
+    ) -> Result<(StatusCode, Bytes), BenchError> {
+        let resp = self.send_typed(method, path, body, content_type).await?;
         let status = resp.status();
         let bytes = resp
             .into_body()
@@ -70,6 +81,16 @@ impl Conn {
         path: &str,
         body: Option<Bytes>,
     ) -> Result<http::Response<hyper::body::Incoming>, BenchError> {
+        self.send_typed(method, path, body, "application/json").await
+    }
+
+    async fn send_typed(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        content_type: &str,
+    ) -> Result<http::Response<hyper::body::Incoming>, BenchError> {
         self.send
             .ready()
             .await
@@ -78,7 +99,7 @@ impl Conn {
             .method(method)
             .uri(path)
             .header("host", "127.0.0.1")
-            .header("content-type", "application/json")
+            .header("content-type", content_type)
             .header("accept", "application/json")
             .body(Full::new(body.unwrap_or_default()))
             .map_err(|e| BenchError::Request(e.to_string()))?;

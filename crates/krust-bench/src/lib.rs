@@ -4,6 +4,7 @@
 
 pub mod api;
 mod client;
+pub mod controllers;
 mod process;
 pub mod scheduler;
 mod stats;

@@ -20,9 +20,15 @@ pub fn free_port() -> Result<u16, BenchError> {
 impl Server {
     /// Starts `krust server` from `binary` on `data_dir`.
     pub fn start(binary: &Path, data_dir: &Path, port: u16) -> Result<Self, BenchError> {
+        Self::start_with(binary, data_dir, port, &[])
+    }
+
+    /// Starts `krust server` with extra flags (which components run, simulated nodes).
+    pub fn start_with(binary: &Path, data_dir: &Path, port: u16, extra: &[&str]) -> Result<Self, BenchError> {
         let log = std::fs::File::create(data_dir.with_extension("log"))?;
         let child = Command::new(binary)
             .args(["server", "--bind-address", "127.0.0.1", "--disable-agent"])
+            .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--https-listen-port")
@@ -63,6 +69,24 @@ impl Server {
         self.child.wait()?;
         Ok(())
     }
+}
+
+/// Waits for a just-started server's certificates and `/readyz`; returns the admin TLS
+/// settings.
+pub async fn wait_started(
+    data: &Path,
+    port: u16,
+    started: Instant,
+) -> Result<std::sync::Arc<rustls::ClientConfig>, BenchError> {
+    while !data.join("tls").join("client-admin.key").exists() || !data.join("kubeconfig.yaml").exists() {
+        if started.elapsed() > Duration::from_secs(60) {
+            return Err(BenchError::Server("certificates never appeared".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let tls = crate::client::tls_config(&data.join("tls"))?;
+    crate::client::wait_ready(port, tls.clone(), started, Duration::from_secs(60)).await?;
+    Ok(tls)
 }
 
 impl Drop for Server {

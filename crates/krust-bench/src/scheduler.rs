@@ -8,8 +8,7 @@
 //! its create request to that moment.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -21,8 +20,8 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 use crate::BenchError;
-use crate::client::{Conn, tls_config, wait_ready};
-use crate::process::free_port;
+use crate::client::Conn;
+use crate::process::{Server, free_port, wait_started};
 use crate::stats::percentile_ms;
 
 const NAMESPACE: &str = "bench";
@@ -78,50 +77,6 @@ pub struct Options {
     pub variant: Variant,
     /// Concurrent clients creating objects.
     pub clients: usize,
-}
-
-/// The server child process (scheduler in-process, no agent, no controllers).
-struct ServerProc(Child);
-
-impl ServerProc {
-    fn start(binary: &Path, data: &Path, port: u16) -> Result<Self, BenchError> {
-        let log = std::fs::File::create(data.with_extension("log"))?;
-        let child = Command::new(binary)
-            .args([
-                "server",
-                "--bind-address",
-                "127.0.0.1",
-                "--disable-agent",
-                "--disable-controller-manager",
-            ])
-            .arg("--data-dir")
-            .arg(data)
-            .arg("--https-listen-port")
-            .arg(port.to_string())
-            .env("KRUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| BenchError::Server(format!("cannot start {}: {e}", binary.display())))?;
-        Ok(Self(child))
-    }
-
-    fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map(|kb| (kb / 1024.0 * 10.0).round() / 10.0)
-            .unwrap_or(0.0)
-    }
-}
-
-impl Drop for ServerProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn node_body(i: usize) -> Bytes {
@@ -295,15 +250,9 @@ pub async fn run(opts: Options) -> Result<Value, BenchError> {
     std::fs::create_dir_all(&data)?;
     let port = free_port()?;
     let started = Instant::now();
-    let server = ServerProc::start(&opts.binary, &data, port)?;
-    while !data.join("tls").join("client-admin.key").exists() || !data.join("kubeconfig.yaml").exists() {
-        if started.elapsed() > Duration::from_secs(60) {
-            return Err(BenchError::Server("certificates never appeared".into()));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let tls = tls_config(&data.join("tls"))?;
-    wait_ready(port, tls.clone(), started, Duration::from_secs(60)).await?;
+    // The scheduler runs in the server; no agent, no controllers.
+    let server = Server::start_with(&opts.binary, &data, port, &["--disable-controller-manager"])?;
+    let tls = wait_started(&data, port, started).await?;
     let mut admin = Conn::connect(port, tls.clone()).await?;
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}});
     admin

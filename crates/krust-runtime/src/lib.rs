@@ -7,5 +7,5 @@
 mod client;
 mod leader;
 
-pub use client::{Error, client_from_kubeconfig};
+pub use client::{Error, client_from_kubeconfig, component_client};
 pub use leader::{LeaderConfig, run_as_leader};

@@ -9,6 +9,22 @@ pub enum BenchCommand {
     Api(ApiArgs),
     /// Scheduler: pods bound per second and creation-to-bound latency on N plain nodes.
     Scheduler(SchedulerArgs),
+    /// Controllers on simulated nodes: a large Deployment to Available, rolled out, deleted.
+    Controllers(ControllersArgs),
+}
+
+/// Flags of `krust bench controllers`.
+#[derive(Debug, Args)]
+pub struct ControllersArgs {
+    /// Replicas of the Deployment.
+    #[arg(long, default_value_t = 1_000)]
+    pub replicas: u32,
+    /// Simulated nodes (250 pods each).
+    #[arg(long, default_value_t = 20)]
+    pub nodes: u32,
+    /// Give up on a phase after this long.
+    #[arg(long, default_value = "5m", value_parser = crate::duration::parse)]
+    pub limit: std::time::Duration,
 }
 
 /// Flags of `krust bench scheduler`.
@@ -80,6 +96,15 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 pods,
                 variant: a.variant,
                 clients: a.clients,
+            })
+            .await?
+        }
+        BenchCommand::Controllers(a) => {
+            krust_bench::controllers::run(krust_bench::controllers::Options {
+                binary,
+                replicas: a.replicas,
+                nodes: a.nodes,
+                limit: a.limit,
             })
             .await?
         }

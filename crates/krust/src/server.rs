@@ -235,9 +235,19 @@ async fn run_components(
         anyhow::bail!("unknown controller(s) in --controllers: {}", unknown.join(", "));
     }
     let sim = simulated_config(args)?;
-    let client = krust_runtime::client_from_kubeconfig(&kubeconfig)
-        .await
-        .context("building the component client")?;
+    // One client per component, each named in its User-Agent so that its writes carry
+    // its own field manager, as upstream's components do.
+    let component = |name: &'static str| {
+        let kubeconfig = kubeconfig.clone();
+        async move {
+            krust_runtime::component_client(&kubeconfig, name)
+                .await
+                .with_context(|| format!("building the {name} client"))
+        }
+    };
+    let client = component("kube-scheduler").await?;
+    let controllers_client = component("kube-controller-manager").await?;
+    let kubelet_client = component("kubelet").await?;
     tokio::spawn(async move {
         if !wait_until_ready(&client, &shutdown).await {
             return;
@@ -261,7 +271,7 @@ async fn run_components(
                 identity: identity.clone(),
                 ..controller_config
             };
-            let manager = krust_controllers::ControllerManager::new(config, client.clone());
+            let manager = krust_controllers::ControllerManager::new(config, controllers_client);
             let stop = shutdown.clone();
             tokio::spawn(async move {
                 if let Err(e) = manager.run(stop).await {
@@ -271,7 +281,7 @@ async fn run_components(
         }
         if sim.count > 0 {
             tracing::info!(count = sim.count, "starting simulated nodes");
-            let nodes = krust_kubelet::SimulatedNodes::new(sim, client);
+            let nodes = krust_kubelet::SimulatedNodes::new(sim, kubelet_client);
             if let Err(e) = nodes.run(shutdown).await {
                 tracing::error!(error = %e, "simulated nodes stopped");
             }

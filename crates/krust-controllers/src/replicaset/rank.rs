@@ -79,18 +79,15 @@ fn log2_bucket(t: Timestamp, now: Timestamp) -> i64 {
     }
 }
 
-/// Orders two timestamps newest first, missing ones before all, and equal logarithmic
-/// buckets by uid so the order is total.
-fn newer_first(a: Option<Timestamp>, b: Option<Timestamp>, ua: &str, ub: &str, now: Timestamp) -> Ordering {
+/// Orders two timestamps newest first by logarithmic bucket, missing ones before all.
+/// Equal buckets are equal here: the caller breaks ties by uid at the very end, so that
+/// the whole order stays total (a tie-break inside would not be transitive).
+fn newer_first(a: Option<Timestamp>, b: Option<Timestamp>, now: Timestamp) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
         (Some(_), None) => Ordering::Greater,
-        (Some(a), Some(b)) if a == b => Ordering::Equal,
-        (Some(a), Some(b)) => match log2_bucket(a, now).cmp(&log2_bucket(b, now)) {
-            Ordering::Equal => ua.cmp(ub),
-            o => o,
-        },
+        (Some(a), Some(b)) => log2_bucket(a, now).cmp(&log2_bucket(b, now)),
     }
 }
 
@@ -118,7 +115,7 @@ fn compare(a: (&Pod, usize), b: (&Pod, usize), now: Timestamp) -> Ordering {
         .then(rb.cmp(&ra))
         .then_with(|| {
             if ra_ready && rb_ready {
-                newer_first(ready_since(pa), ready_since(pb), uid(pa), uid(pb), now)
+                newer_first(ready_since(pa), ready_since(pb), now)
             } else {
                 Ordering::Equal
             }
@@ -127,8 +124,9 @@ fn compare(a: (&Pod, usize), b: (&Pod, usize), now: Timestamp) -> Ordering {
         .then_with(|| {
             let ca = pa.metadata.creation_timestamp.as_ref().map(|t| t.0);
             let cb = pb.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            newer_first(ca, cb, uid(pa), uid(pb), now)
+            newer_first(ca, cb, now)
         })
+        .then_with(|| uid(pa).cmp(uid(pb)))
 }
 
 /// The `diff` pods of `candidates` to delete. `related` are the active and inactive pods
@@ -217,6 +215,37 @@ mod tests {
         b.metadata.creation_timestamp = Some(Time(Timestamp::from_second(999_000).unwrap()));
         let picked = pods_to_delete(vec![&a, &b], &[], 1, now());
         assert_eq!(names(&picked), ["b"]);
+    }
+
+    #[test]
+    fn the_order_is_total_with_equal_times_and_buckets() {
+        // Many pods whose ready and creation times collide or share buckets, with uids
+        // in an order unrelated to those times: sorting must not panic, and the
+        // comparison must be transitive and antisymmetric.
+        let mut pods = Vec::new();
+        for i in 0..40u32 {
+            let ready = [Some(1), Some(1), Some(3), None][(i % 4) as usize];
+            let mut p = pod(&format!("p{i}"), &format!("n{}", i % 3), "Running", ready);
+            p.metadata.uid = Some(format!("{:02}", (i * 7) % 40));
+            p.metadata.creation_timestamp =
+                Some(Time(Timestamp::from_second(i64::from(10 + i % 2)).unwrap()));
+            pods.push(p);
+        }
+        let refs: Vec<&Pod> = pods.iter().collect();
+        let picked = pods_to_delete(refs.clone(), &refs, 20, now());
+        assert_eq!(picked.len(), 20);
+        let rank = |p: &Pod| refs.iter().filter(|q| node(q) == node(p)).count();
+        let cmp = |a: &Pod, b: &Pod| compare((a, rank(a)), (b, rank(b)), now());
+        for a in &refs {
+            for b in &refs {
+                assert_eq!(cmp(a, b), cmp(b, a).reverse());
+                for c in &refs {
+                    if cmp(a, b) != Ordering::Greater && cmp(b, c) != Ordering::Greater {
+                        assert_ne!(cmp(a, c), Ordering::Greater, "not transitive");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
