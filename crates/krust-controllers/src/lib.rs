@@ -5,13 +5,17 @@
 //! for the whole manager, however many controllers read it.
 
 mod apierror;
+mod cronjob;
+mod daemonset;
 mod deployment;
 mod discovery;
 mod disruption;
 mod endpoints;
 mod endpointslice;
 mod garbagecollector;
+mod history;
 mod informers;
+mod job;
 mod keyed;
 mod manager;
 mod mirroring;
@@ -21,6 +25,7 @@ mod podgc;
 mod replicaset;
 mod rootca;
 mod serviceaccount;
+mod statefulset;
 mod taint_eviction;
 mod ttl;
 mod workqueue;

@@ -76,12 +76,15 @@ impl Default for ControllerConfig {
 /// Upstream's older controller names, still accepted by `--controllers` (as upstream
 /// accepts them), with the canonical name each stands for.
 const ALIASES: &[(&str, &str)] = &[
+    ("cronjob", "cronjob-controller"),
+    ("daemonset", "daemonset-controller"),
     ("deployment", "deployment-controller"),
     ("disruption", "disruption-controller"),
     ("endpoint", "endpoints-controller"),
     ("endpointslice", "endpointslice-controller"),
     ("endpointslicemirroring", "endpointslice-mirroring-controller"),
     ("garbagecollector", "garbage-collector-controller"),
+    ("job", "job-controller"),
     ("namespace", "namespace-controller"),
     ("nodelifecycle", "node-lifecycle-controller"),
     ("podgc", "pod-garbage-collector-controller"),
@@ -92,6 +95,7 @@ const ALIASES: &[(&str, &str)] = &[
         "root-ca-certificate-publisher-controller",
     ),
     ("serviceaccount", "serviceaccount-controller"),
+    ("statefulset", "statefulset-controller"),
     ("ttl-after-finished", "ttl-after-finished-controller"),
 ];
 
@@ -158,6 +162,8 @@ pub fn registry() -> BTreeMap<&'static str, Register> {
     r.insert(crate::rootca::NAME, crate::rootca::register);
     r.insert(crate::podgc::NAME, crate::podgc::register);
     r.insert(crate::ttl::NAME, crate::ttl::register);
+    r.insert(crate::job::NAME, crate::job::register);
+    r.insert(crate::cronjob::NAME, crate::cronjob::register);
     r.insert(crate::nodelifecycle::NAME, crate::nodelifecycle::register);
     r.insert(crate::taint_eviction::NAME, crate::taint_eviction::register);
     r.insert(crate::endpoints::NAME, crate::endpoints::register);
@@ -166,6 +172,8 @@ pub fn registry() -> BTreeMap<&'static str, Register> {
     r.insert(crate::disruption::NAME, crate::disruption::register);
     r.insert("deployment-controller", crate::deployment::register);
     r.insert("replicaset-controller", crate::replicaset::register_replicaset);
+    r.insert(crate::statefulset::NAME, crate::statefulset::register);
+    r.insert(crate::daemonset::NAME, crate::daemonset::register);
     r.insert(
         "replicationcontroller-controller",
         crate::replicaset::register_replication_controller,

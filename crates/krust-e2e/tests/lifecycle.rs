@@ -475,3 +475,102 @@ fn custom_resources_are_collected_and_deleted_with_their_namespace() {
     c.ok(&["delete", "namespace", "custom", "--timeout=120s"]);
     assert!(!exists(&c, &["namespace", "custom"]));
 }
+
+/// The images of the live pods with the labels, sorted and deduplicated.
+fn workload_images(c: &Cluster, selector: &str) -> Vec<String> {
+    let list = c.get_json(&["pods", "-l", selector]);
+    let mut v: Vec<String> = list["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| {
+            p["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// `kubectl rollout status|undo` of a StatefulSet and a DaemonSet on simulated nodes.
+#[test]
+fn statefulset_and_daemonset_rollout_status_and_undo() {
+    let c = Cluster::start_with(&["--simulated-nodes", "2"]);
+    let manifest = |kind: &str, name: &str, extra: &str| {
+        format!(
+            r#"{{"apiVersion": "apps/v1", "kind": "{kind}", "metadata": {{"name": "{name}"}},
+ "spec": {{{extra}"selector": {{"matchLabels": {{"app": "{name}"}}}},
+  "template": {{"metadata": {{"labels": {{"app": "{name}"}}}},
+   "spec": {{"terminationGracePeriodSeconds": 0, "containers": [{{"name": "app", "image": "nginx:1"}}]}}}}}}}}"#
+        )
+    };
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        &manifest("StatefulSet", "kv", r#""replicas": 2, "serviceName": "kv", "#),
+    );
+    c.ok_stdin(&["apply", "-f", "-"], &manifest("DaemonSet", "node-agent", ""));
+    for target in ["statefulset/kv", "daemonset/node-agent"] {
+        let out = c.ok(&["rollout", "status", target, "--timeout=120s"]);
+        assert!(
+            out.contains("complete") || out.contains("successfully rolled out"),
+            "{out}"
+        );
+    }
+    for (target, selector) in [
+        ("statefulset/kv", "app=kv"),
+        ("daemonset/node-agent", "app=node-agent"),
+    ] {
+        c.ok(&["set", "image", target, "app=nginx:2"]);
+        c.ok(&["rollout", "status", target, "--timeout=120s"]);
+        wait_until(120, &format!("{target} at nginx:2"), || {
+            workload_images(&c, selector) == ["nginx:2"]
+        });
+        c.ok(&["rollout", "undo", target]);
+        c.ok(&["rollout", "status", target, "--timeout=120s"]);
+        wait_until(120, &format!("{target} back at nginx:1"), || {
+            workload_images(&c, selector) == ["nginx:1"]
+        });
+        let history = c.ok(&["rollout", "history", target]);
+        assert!(history.contains('3'), "{history}");
+    }
+}
+
+#[test]
+fn a_job_created_from_a_cronjob_runs_to_completion() {
+    let c = Cluster::start_with(&["--simulated-nodes", "1"]);
+    // A schedule that will not fire during the test: only the manual Job runs.
+    c.ok(&[
+        "create",
+        "cronjob",
+        "nightly",
+        "--image=busybox",
+        "--schedule=0 0 1 1 *",
+        "--restart=OnFailure",
+    ]);
+    c.ok(&["create", "job", "nightly-manual", "--from=cronjob/nightly"]);
+    let job = c.get_json(&["job", "nightly-manual"]);
+    let owner = &job["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "CronJob", "{job}");
+    assert_eq!(owner["name"], "nightly");
+    assert_eq!(
+        job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"],
+        "manual"
+    );
+    c.ok(&[
+        "wait",
+        "--for=condition=complete",
+        "job/nightly-manual",
+        "--timeout=120s",
+    ]);
+    let job = c.get_json(&["job", "nightly-manual"]);
+    assert_eq!(job["status"]["succeeded"], 1, "{job}");
+    // The CronJob records the success of its Job.
+    wait_until(60, "the CronJob's lastSuccessfulTime", || {
+        c.get_json(&["cronjob", "nightly"])["status"]["lastSuccessfulTime"].is_string()
+    });
+}

@@ -7,6 +7,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cronjobs;
+mod daemonsets;
+mod jobs;
+mod statefulsets;
 mod support;
 
 use serde_json::Value;

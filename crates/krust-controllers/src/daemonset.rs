@@ -1,0 +1,148 @@
+//! The DaemonSet controller, as upstream's `pkg/controller/daemon`: one pod per node the
+//! template fits (node selector, node affinity, taints against its tolerations plus the
+//! ones every daemon pod gets), pinned there by node affinity so the scheduler binds it;
+//! pods follow nodes as they come, go and change; a new template rolls out node by node
+//! (RollingUpdate within maxUnavailable or maxSurge, or OnDelete), each template kept as
+//! a ControllerRevision for `kubectl rollout history|undo|status`.
+//!
+//! Decisions are pure (`placement`, `plan`, `status`, `crate::history`); `reconcile`
+//! carries them out through the API.
+
+mod expectations;
+mod placement;
+mod plan;
+mod reconcile;
+mod status;
+
+use std::sync::Arc;
+
+use futures_util::{StreamExt, future::BoxFuture};
+use k8s_openapi::api::{
+    apps::v1::{ControllerRevision, DaemonSet},
+    core::v1::{Node, Pod},
+};
+use kube::{
+    ResourceExt,
+    core::{Selector, SelectorExt},
+    runtime::{
+        Controller, controller,
+        reflector::{ObjectRef, Store},
+    },
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    informers::Informers,
+    manager::Context,
+    replicaset::{controller_of, nudged, ready, ref_is},
+};
+
+/// The controller's name in `--controllers`.
+pub(crate) const NAME: &str = "daemonset-controller";
+
+/// Registers the DaemonSet controller (`daemonset`).
+pub(crate) fn register(
+    informers: &mut Informers,
+    ctx: Arc<Context>,
+    stop: CancellationToken,
+) -> BoxFuture<'static, ()> {
+    let sets = informers.store::<DaemonSet>();
+    let set_events = informers.subscribe::<DaemonSet>();
+    let pods = informers.store::<Pod>();
+    let pod_events = informers.subscribe::<Pod>();
+    let nodes = informers.store::<Node>();
+    let node_events = informers.subscribe::<Node>();
+    let revisions = informers.store::<ControllerRevision>();
+    Box::pin(async move {
+        let all_ready =
+            futures_util::future::join4(ready(&sets), ready(&pods), ready(&nodes), ready(&revisions));
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            (a, b, c, d) = all_ready => {
+                if !(a && b && c && d) {
+                    return;
+                }
+            }
+        }
+        let state = Arc::new(reconcile::State::new(
+            ctx.client.clone(),
+            pods,
+            nodes,
+            revisions,
+            &ctx.config.identity,
+        ));
+        let by_pod = sets.clone();
+        let by_node = sets.clone();
+        let controller = Controller::for_shared_stream(nudged(set_events), sets)
+            .watches_shared_stream(nudged(pod_events), move |pod: Arc<Pod>| sets_of(&by_pod, &pod))
+            // Any node change may change where daemon pods belong.
+            .watches_shared_stream(nudged(node_events), move |_: Arc<Node>| {
+                by_node
+                    .state()
+                    .iter()
+                    .map(|s| ObjectRef::from_obj(s.as_ref()))
+                    .collect::<Vec<_>>()
+            })
+            .with_config(controller::Config::default().concurrency(ctx.config.workers))
+            .run(reconcile::reconcile, reconcile::error_policy, state)
+            .for_each(|_| futures_util::future::ready(()));
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = controller => {}
+        }
+    })
+}
+
+/// The DaemonSets to look at when a pod changes: its controller if that is a DaemonSet,
+/// else (an orphan) every DaemonSet in its namespace that selects it.
+fn sets_of(sets: &Store<DaemonSet>, pod: &Pod) -> Vec<ObjectRef<DaemonSet>> {
+    let ns = pod.namespace().unwrap_or_default();
+    if let Some(owner) = controller_of(&pod.metadata) {
+        if ref_is::<DaemonSet>(owner) {
+            return vec![ObjectRef::new(&owner.name).within(&ns)];
+        }
+        return Vec::new();
+    }
+    let labels = pod.labels();
+    sets.state()
+        .iter()
+        .filter(|s| s.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|s| {
+            s.spec
+                .as_ref()
+                .and_then(|sp| Selector::try_from(sp.selector.clone()).ok())
+                .is_some_and(|sel| !sel.selects_all() && sel.matches(labels))
+        })
+        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::{api::apps::v1::DaemonSetSpec, apimachinery::pkg::apis::meta::v1::LabelSelector};
+    use kube::runtime::{reflector, watcher};
+
+    #[test]
+    fn pods_map_to_their_daemon_set() {
+        let (store, mut writer) = reflector::store::<DaemonSet>();
+        let mut ds = DaemonSet::default();
+        ds.metadata.name = Some("agent".into());
+        ds.metadata.namespace = Some("ns".into());
+        ds.spec = Some(DaemonSetSpec {
+            selector: LabelSelector {
+                match_labels: Some([("app".to_string(), "agent".to_string())].into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        writer.apply_watcher_event(&watcher::Event::Apply(ds));
+        let mut orphan = Pod::default();
+        orphan.metadata.namespace = Some("ns".into());
+        orphan.metadata.labels = Some([("app".to_string(), "agent".to_string())].into());
+        let names = |p: &Pod| -> Vec<String> { sets_of(&store, p).into_iter().map(|r| r.name).collect() };
+        assert_eq!(names(&orphan), ["agent"]);
+        orphan.metadata.labels = None;
+        assert!(names(&orphan).is_empty());
+    }
+}

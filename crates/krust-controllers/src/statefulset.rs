@@ -1,0 +1,142 @@
+//! The StatefulSet controller, as upstream's `pkg/controller/statefulset`: pods with a
+//! stable identity (`<set>-<ordinal>`, hostname, subdomain, pod-name and pod-index
+//! labels) and stable storage (claims `<claim>-<set>-<ordinal>` that outlive the pods,
+//! deleted only as `persistentVolumeClaimRetentionPolicy` says), created in order or in
+//! parallel, and replaced from the highest ordinal down on a template change
+//! (RollingUpdate with partition and maxUnavailable, or OnDelete). Each template is kept
+//! as a ControllerRevision, so `kubectl rollout history|undo|status` work.
+//!
+//! Decisions are pure (`plan`, `identity`, `retention`, `status`, `crate::history`);
+//! `reconcile` carries them out through the API.
+
+mod identity;
+mod plan;
+pub(crate) mod pods;
+mod reconcile;
+mod retention;
+mod status;
+
+use std::sync::Arc;
+
+use futures_util::{StreamExt, future::BoxFuture};
+use k8s_openapi::api::{
+    apps::v1::{ControllerRevision, StatefulSet},
+    core::v1::{PersistentVolumeClaim, Pod},
+};
+use kube::{
+    ResourceExt,
+    core::{Selector, SelectorExt},
+    runtime::{
+        Controller, controller,
+        reflector::{ObjectRef, Store},
+    },
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    informers::Informers,
+    manager::Context,
+    replicaset::{controller_of, nudged, ready, ref_is},
+};
+
+/// The controller's name in `--controllers`.
+pub(crate) const NAME: &str = "statefulset-controller";
+
+/// Registers the StatefulSet controller (`statefulset`).
+pub(crate) fn register(
+    informers: &mut Informers,
+    ctx: Arc<Context>,
+    stop: CancellationToken,
+) -> BoxFuture<'static, ()> {
+    let sets = informers.store::<StatefulSet>();
+    let set_events = informers.subscribe::<StatefulSet>();
+    let pods = informers.store::<Pod>();
+    let pod_events = informers.subscribe::<Pod>();
+    let claims = informers.store::<PersistentVolumeClaim>();
+    let revisions = informers.store::<ControllerRevision>();
+    Box::pin(async move {
+        let all_ready =
+            futures_util::future::join4(ready(&sets), ready(&pods), ready(&claims), ready(&revisions));
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            (a, b, c, d) = all_ready => {
+                if !(a && b && c && d) {
+                    return;
+                }
+            }
+        }
+        let state = Arc::new(reconcile::State::new(
+            ctx.client.clone(),
+            pods,
+            claims,
+            revisions,
+            &ctx.config.identity,
+        ));
+        let lookup = sets.clone();
+        let controller = Controller::for_shared_stream(nudged(set_events), sets)
+            .watches_shared_stream(nudged(pod_events), move |pod: Arc<Pod>| sets_of(&lookup, &pod))
+            .with_config(controller::Config::default().concurrency(ctx.config.workers))
+            .run(reconcile::reconcile, reconcile::error_policy, state)
+            .for_each(|_| futures_util::future::ready(()));
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = controller => {}
+        }
+    })
+}
+
+/// The sets to look at when a pod changes: its controller if that is a StatefulSet, else
+/// (an orphan) the set whose pod name and selector it has, which may adopt it.
+fn sets_of(sets: &Store<StatefulSet>, pod: &Pod) -> Vec<ObjectRef<StatefulSet>> {
+    let ns = pod.namespace().unwrap_or_default();
+    if let Some(owner) = controller_of(&pod.metadata) {
+        if ref_is::<StatefulSet>(owner) {
+            return vec![ObjectRef::new(&owner.name).within(&ns)];
+        }
+        return Vec::new();
+    }
+    let labels = pod.labels();
+    sets.state()
+        .iter()
+        .filter(|s| s.namespace().as_deref() == Some(ns.as_str()))
+        .filter(|s| pods::ordinal_in(&s.name_any(), pod).is_some())
+        .filter(|s| {
+            s.spec
+                .as_ref()
+                .and_then(|sp| Selector::try_from(sp.selector.clone()).ok())
+                .is_some_and(|sel| !sel.selects_all() && sel.matches(labels))
+        })
+        .map(|s| ObjectRef::from_obj(s.as_ref()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use kube::runtime::{reflector, watcher};
+
+    #[test]
+    fn pods_map_to_their_set() {
+        let (store, mut writer) = reflector::store::<StatefulSet>();
+        writer.apply_watcher_event(&watcher::Event::Apply(identity::tests::set(2)));
+        let mut owned = Pod::default();
+        owned.metadata.namespace = Some("ns".into());
+        owned.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "StatefulSet".into(),
+            name: "db".into(),
+            controller: Some(true),
+            ..Default::default()
+        }]);
+        let names = |p: &Pod| -> Vec<String> { sets_of(&store, p).into_iter().map(|r| r.name).collect() };
+        assert_eq!(names(&owned), ["db"]);
+        let mut orphan = Pod::default();
+        orphan.metadata.namespace = Some("ns".into());
+        orphan.metadata.name = Some("web-4".into());
+        orphan.metadata.labels = Some([("app".to_string(), "web".to_string())].into());
+        assert_eq!(names(&orphan), ["web"]);
+        orphan.metadata.name = Some("other-4".into());
+        assert!(names(&orphan).is_empty());
+    }
+}
