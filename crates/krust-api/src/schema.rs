@@ -59,18 +59,14 @@ impl Schemas {
 
     /// A node for the named component (e.g. `io.k8s.api.core.v1.Pod`).
     pub fn named(&self, name: &str) -> Option<SchemaNode<'_>> {
-        self.components.get(name).map(|schema| SchemaNode {
-            schemas: self,
-            schema,
-        })
+        self.components
+            .get(name)
+            .map(|schema| SchemaNode::new(self, schema))
     }
 
     /// A node for an inline schema (such as a CRD's `openAPIV3Schema`).
     pub fn inline<'a>(&'a self, schema: &'a Value) -> SchemaNode<'a> {
-        SchemaNode {
-            schemas: self,
-            schema,
-        }
+        SchemaNode::new(self, schema)
     }
 }
 
@@ -79,37 +75,29 @@ impl Schemas {
 pub struct SchemaNode<'a> {
     schemas: &'a Schemas,
     schema: &'a Value,
+    /// `schema` with its references followed, worked out once: every lookup needs it, and
+    /// following `$ref`s means hashing long component names.
+    resolved: &'a Value,
+    /// The last component name the references reached, if any.
+    resolved_name: Option<&'a str>,
 }
 
 impl<'a> SchemaNode<'a> {
-    /// The schema with `$ref` (possibly inside a one-element `allOf`) resolved; the local
-    /// keys next to a `$ref` (description, extensions) stay visible through `local`.
-    fn resolved(&self) -> &'a Value {
-        let mut s = self.schema;
-        for _ in 0..8 {
-            if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-                match r
-                    .strip_prefix(REF_PREFIX)
-                    .and_then(|n| self.schemas.components.get(n))
-                {
-                    Some(t) => s = t,
-                    None => return s,
-                }
-            } else if let Some(Value::Array(all)) = s.get("allOf") {
-                match all.as_slice() {
-                    [one] => s = one,
-                    _ => return s,
-                }
-            } else {
-                return s;
-            }
+    fn new(schemas: &'a Schemas, schema: &'a Value) -> Self {
+        let (resolved, resolved_name) = Self::resolve(schemas, schema);
+        SchemaNode {
+            schemas,
+            schema,
+            resolved,
+            resolved_name,
         }
-        s
     }
 
-    /// The name of the last component `resolved` reached through `$ref`s, if any.
-    fn resolved_name(&self) -> Option<&'a str> {
-        let mut s = self.schema;
+    /// Follows `$ref` (possibly inside a one-element `allOf`): the schema reached and the
+    /// name of the last component on the way. The local keys next to a `$ref`
+    /// (description, extensions) stay visible through `keyword`.
+    fn resolve(schemas: &'a Schemas, schema: &'a Value) -> (&'a Value, Option<&'a str>) {
+        let mut s = schema;
         let mut name = None;
         for _ in 0..8 {
             if let Some(n) = s
@@ -117,22 +105,30 @@ impl<'a> SchemaNode<'a> {
                 .and_then(Value::as_str)
                 .and_then(|r| r.strip_prefix(REF_PREFIX))
             {
-                match self.schemas.components.get(n) {
+                match schemas.components.get(n) {
                     Some(t) => {
                         name = Some(n);
                         s = t;
                     }
-                    None => return name,
+                    None => return (s, name),
                 }
             } else if let Some(Value::Array(all)) = s.get("allOf")
                 && let [one] = all.as_slice()
             {
                 s = one;
             } else {
-                return name;
+                return (s, name);
             }
         }
-        name
+        (s, name)
+    }
+
+    fn resolved(&self) -> &'a Value {
+        self.resolved
+    }
+
+    fn resolved_name(&self) -> Option<&'a str> {
+        self.resolved_name
     }
 
     /// True where any JSON value is accepted as is (see `RAW_JSON`).
@@ -154,10 +150,7 @@ impl<'a> SchemaNode<'a> {
     }
 
     fn node(&self, schema: &'a Value) -> SchemaNode<'a> {
-        SchemaNode {
-            schemas: self.schemas,
-            schema,
-        }
+        SchemaNode::new(self.schemas, schema)
     }
 
     /// An extension or keyword, looked up first on the local node then on the resolved one.

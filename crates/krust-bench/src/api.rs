@@ -40,6 +40,10 @@ pub struct Options {
 
 const NAMESPACE: &str = "bench";
 
+/// The API server and datastore alone: without a scheduler and controllers, which would
+/// otherwise act on every benchmark pod (and be measured instead).
+const API_ONLY: &[&str] = &["--disable-scheduler", "--disable-controller-manager"];
+
 fn pod(name: &str) -> Bytes {
     let v = json!({
         "apiVersion": "v1", "kind": "Pod",
@@ -210,7 +214,7 @@ pub async fn run(opts: Options) -> Result<Value, BenchError> {
     std::fs::create_dir_all(&data)?;
     let port = free_port()?;
     let first_start = Instant::now();
-    let server = Server::start(&opts.binary, &data, port)?;
+    let server = Server::start_with(&opts.binary, &data, port, API_ONLY)?;
     wait_for_tls(&data).await?;
     let tls = tls_config(&data.join("tls"))?;
     let first_ready = wait_ready(port, tls.clone(), first_start, Duration::from_secs(60)).await?;
@@ -295,7 +299,7 @@ pub async fn run(opts: Options) -> Result<Value, BenchError> {
     server.stop()?;
 
     let restart = Instant::now();
-    let again = Server::start(&opts.binary, &data, port)?;
+    let again = Server::start_with(&opts.binary, &data, port, API_ONLY)?;
     let ready = wait_ready(port, tls, restart, Duration::from_secs(60)).await?;
     let rss_after_restart = again.rss_mb();
     again.stop()?;

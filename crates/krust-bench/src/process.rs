@@ -18,11 +18,6 @@ pub fn free_port() -> Result<u16, BenchError> {
 }
 
 impl Server {
-    /// Starts `krust server` from `binary` on `data_dir`.
-    pub fn start(binary: &Path, data_dir: &Path, port: u16) -> Result<Self, BenchError> {
-        Self::start_with(binary, data_dir, port, &[])
-    }
-
     /// Starts `krust server` with extra flags (which components run, simulated nodes).
     pub fn start_with(binary: &Path, data_dir: &Path, port: u16, extra: &[&str]) -> Result<Self, BenchError> {
         let log = std::fs::File::create(data_dir.with_extension("log"))?;

@@ -134,17 +134,13 @@ enum Kind<'a> {
 }
 
 /// The component a node refers to (`$ref`, or a one-element `allOf` of one).
-pub(crate) fn component(node: &SchemaNode<'_>) -> Option<String> {
+pub(crate) fn component<'a>(node: &SchemaNode<'a>) -> Option<&'a str> {
     if let Some(name) = node.ref_name() {
-        return Some(name.to_owned());
+        return Some(name);
     }
     let all = node.keyword("allOf")?.as_array()?;
     match all.as_slice() {
-        [one] => one
-            .get("$ref")?
-            .as_str()?
-            .strip_prefix("#/components/schemas/")
-            .map(str::to_owned),
+        [one] => one.get("$ref")?.as_str()?.strip_prefix("#/components/schemas/"),
         _ => None,
     }
 }
@@ -170,7 +166,7 @@ fn list_kind<'a>(node: &SchemaNode<'a>) -> ListKind<'a> {
 
 fn kind<'a>(node: &SchemaNode<'a>, atomic_hint: bool) -> Kind<'a> {
     if node.is_raw_json() {
-        return if component(node).as_deref() == Some(RAW_EXTENSION) {
+        return if component(node) == Some(RAW_EXTENSION) {
             Kind::Atomic
         } else {
             Kind::Deduced
@@ -182,7 +178,7 @@ fn kind<'a>(node: &SchemaNode<'a>, atomic_hint: bool) -> Kind<'a> {
     let map = || Kind::Map {
         atomic: atomic_hint
             || node.keyword("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic")
-            || component(node).is_some_and(|c| ATOMIC_STRUCTS.contains(&c.as_str())),
+            || component(node).is_some_and(|c| ATOMIC_STRUCTS.contains(&c)),
     };
     let value = node.value();
     match node.type_name() {
@@ -258,8 +254,9 @@ impl<'a> Ty<'a> {
             }
             Ty::Node(node, _) => {
                 if let Some(prop) = node.property(key) {
-                    let atomic =
-                        component(node).is_some_and(|c| ATOMIC_MAP_FIELDS.contains(&(c.as_str(), key)));
+                    // Only a few fields can be atomic maps: skip the lookup for the rest.
+                    let atomic = ATOMIC_MAP_FIELDS.iter().any(|(_, f)| *f == key)
+                        && component(node).is_some_and(|c| ATOMIC_MAP_FIELDS.contains(&(c, key)));
                     return (Ty::Node(prop, atomic), true);
                 }
                 match node.additional_properties() {

@@ -65,13 +65,13 @@ fn zero_struct(node: &SchemaNode<'_>, depth: usize) -> Value {
     let mut out = Map::new();
     let name = component(node).unwrap_or_default();
     if depth < 8 {
-        for field in fields_of(VALUE_STRUCTS, &name) {
+        for field in fields_of(VALUE_STRUCTS, name) {
             if let Some(prop) = node.property(field) {
                 out.insert((*field).into(), zero_struct(&prop, depth + 1));
             }
         }
     }
-    for field in fields_of(NULL_FIELDS, &name) {
+    for field in fields_of(NULL_FIELDS, name) {
         out.insert((*field).into(), Value::Null);
     }
     Value::Object(out)
