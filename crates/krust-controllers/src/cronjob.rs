@@ -72,28 +72,21 @@ pub fn register(
             keyed::follow(cronjob_changes, cronjobs.clone(), stop.clone(), on_cronjob),
             keyed::follow(job_changes, jobs.clone(), stop.clone(), on_job),
         );
-        let work = async {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                (a, b) = futures_util::future::join(ready(&cronjobs), ready(&jobs)) => {
-                    if !(a && b) {
-                        return;
-                    }
-                }
-            }
-            let state = state.clone();
-            keyed::run_workers(
-                NAME,
-                queue.clone(),
-                ctx.config.workers,
-                stop.clone(),
-                move |key| {
-                    let state = state.clone();
-                    async move { state.sync(&key).await }
-                },
-            )
-            .await;
-        };
+        let state = state.clone();
+        let work = keyed::run_workers_when_synced(
+            NAME,
+            queue.clone(),
+            ctx.config.workers,
+            stop.clone(),
+            async {
+                let (a, b) = futures_util::future::join(ready(&cronjobs), ready(&jobs)).await;
+                a && b
+            },
+            move |key| {
+                let state = state.clone();
+                async move { state.sync(&key).await }
+            },
+        );
         futures_util::future::join(feed, work).await;
     })
 }

@@ -95,29 +95,27 @@ pub fn register(
             keyed::follow(pod_changes, pods.clone(), stop.clone(), on_pod),
             keyed::follow(slice_changes, slices.clone(), stop.clone(), on_slice),
         );
-        let work = async {
-            let ready = futures_util::future::try_join4(
-                services.wait_until_ready(),
-                pods.wait_until_ready(),
-                nodes.wait_until_ready(),
-                slices.wait_until_ready(),
-            );
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                r = ready => if r.is_err() { return },
-            }
-            keyed::run_workers(
-                NAME,
-                queue.clone(),
-                ctx.config.workers,
-                stop.clone(),
-                move |key| {
-                    let state = state.clone();
-                    async move { state.sync(&key).await }
-                },
-            )
-            .await;
-        };
+        let state = state.clone();
+        let work = keyed::run_workers_when_synced(
+            NAME,
+            queue.clone(),
+            ctx.config.workers,
+            stop.clone(),
+            async {
+                futures_util::future::try_join4(
+                    services.wait_until_ready(),
+                    pods.wait_until_ready(),
+                    nodes.wait_until_ready(),
+                    slices.wait_until_ready(),
+                )
+                .await
+                .is_ok()
+            },
+            move |key| {
+                let state = state.clone();
+                async move { state.sync(&key).await }
+            },
+        );
         futures_util::future::join(feed, work).await;
     })
 }

@@ -91,28 +91,21 @@ pub fn register(
             keyed::follow(job_changes, jobs.clone(), stop.clone(), on_job),
             keyed::follow(pod_changes, pods.clone(), stop.clone(), on_pod),
         );
-        let work = async {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                (a, b) = futures_util::future::join(ready(&jobs), ready(&pods)) => {
-                    if !(a && b) {
-                        return;
-                    }
-                }
-            }
-            let state = state.clone();
-            keyed::run_workers(
-                NAME,
-                queue.clone(),
-                ctx.config.workers,
-                stop.clone(),
-                move |key| {
-                    let state = state.clone();
-                    async move { state.sync(&key).await }
-                },
-            )
-            .await;
-        };
+        let state = state.clone();
+        let work = keyed::run_workers_when_synced(
+            NAME,
+            queue.clone(),
+            ctx.config.workers,
+            stop.clone(),
+            async {
+                let (a, b) = futures_util::future::join(ready(&jobs), ready(&pods)).await;
+                a && b
+            },
+            move |key| {
+                let state = state.clone();
+                async move { state.sync(&key).await }
+            },
+        );
         futures_util::future::join(feed, work).await;
     })
 }

@@ -140,6 +140,29 @@ where
         .collect()
 }
 
+/// [`run_workers`] once `caches` reports every cache filled (`true`); nothing when `stop`
+/// comes first or a cache failed. The common tail of every queue-driven controller.
+pub(crate) async fn run_workers_when_synced<F, Fut, E>(
+    name: &'static str,
+    queue: Arc<Queue<String>>,
+    workers: u16,
+    stop: CancellationToken,
+    caches: impl Future<Output = bool>,
+    sync: F,
+) where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Next, E>> + Send,
+    E: Display,
+{
+    let synced = tokio::select! {
+        _ = stop.cancelled() => false,
+        ok = caches => ok,
+    };
+    if synced {
+        run_workers(name, queue, workers, stop, sync).await;
+    }
+}
+
 /// Runs `workers` workers over `queue` until `stop`: each takes a key, reconciles it with
 /// `sync`, and puts it back after the back-off on failure or when `sync` asks to look
 /// again later.

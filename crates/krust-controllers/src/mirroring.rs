@@ -200,28 +200,26 @@ pub fn register(
             keyed::follow(endpoints_changes, endpoints.clone(), stop.clone(), on_endpoints),
             keyed::follow(slice_changes, slices.clone(), stop.clone(), on_slice),
         );
-        let work = async {
-            let ready = futures_util::future::try_join3(
-                services.wait_until_ready(),
-                endpoints.wait_until_ready(),
-                slices.wait_until_ready(),
-            );
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                r = ready => if r.is_err() { return },
-            }
-            keyed::run_workers(
-                NAME,
-                queue.clone(),
-                ctx.config.workers,
-                stop.clone(),
-                move |key| {
-                    let state = state.clone();
-                    async move { state.sync(&key).await }
-                },
-            )
-            .await;
-        };
+        let state = state.clone();
+        let work = keyed::run_workers_when_synced(
+            NAME,
+            queue.clone(),
+            ctx.config.workers,
+            stop.clone(),
+            async {
+                futures_util::future::try_join3(
+                    services.wait_until_ready(),
+                    endpoints.wait_until_ready(),
+                    slices.wait_until_ready(),
+                )
+                .await
+                .is_ok()
+            },
+            move |key| {
+                let state = state.clone();
+                async move { state.sync(&key).await }
+            },
+        );
         futures_util::future::join(feed, work).await;
     })
 }
