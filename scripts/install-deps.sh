@@ -14,6 +14,8 @@ have pkg-config || need_apt+=(pkg-config)
 have python3 || need_apt+=(python3)
 if [ "$mode" = "test" ]; then
   have pip3 || have pip || python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+  # Certificates for the test webhook and extension API servers.
+  have openssl || need_apt+=(openssl)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
