@@ -21,20 +21,16 @@ use k8s_openapi::api::{
     apps::v1::{ControllerRevision, DaemonSet},
     core::v1::{Node, Pod},
 };
-use kube::{
-    ResourceExt,
-    core::{Selector, SelectorExt},
-    runtime::{
-        Controller, controller,
-        reflector::{ObjectRef, Store},
-    },
+use kube::runtime::{
+    Controller, controller,
+    reflector::{ObjectRef, Store},
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     informers::Informers,
     manager::Context,
-    replicaset::{controller_of, nudged, ready, ref_is},
+    replicaset::{nudged, owners_to_wake, ready},
 };
 
 /// The controller's name in `--controllers`.
@@ -96,25 +92,12 @@ pub(crate) fn register(
 /// The DaemonSets to look at when a pod changes: its controller if that is a DaemonSet,
 /// else (an orphan) every DaemonSet in its namespace that selects it.
 fn sets_of(sets: &Store<DaemonSet>, pod: &Pod) -> Vec<ObjectRef<DaemonSet>> {
-    let ns = pod.namespace().unwrap_or_default();
-    if let Some(owner) = controller_of(&pod.metadata) {
-        if ref_is::<DaemonSet>(owner) {
-            return vec![ObjectRef::new(&owner.name).within(&ns)];
-        }
-        return Vec::new();
-    }
-    let labels = pod.labels();
-    sets.state()
-        .iter()
-        .filter(|s| s.namespace().as_deref() == Some(ns.as_str()))
-        .filter(|s| {
-            s.spec
-                .as_ref()
-                .and_then(|sp| Selector::try_from(sp.selector.clone()).ok())
-                .is_some_and(|sel| !sel.selects_all() && sel.matches(labels))
-        })
-        .map(|s| ObjectRef::from_obj(s.as_ref()))
-        .collect()
+    owners_to_wake(
+        sets,
+        &pod.metadata,
+        |s| s.spec.as_ref().map(|sp| &sp.selector),
+        |_| true,
+    )
 }
 
 #[cfg(test)]

@@ -27,20 +27,16 @@ use k8s_openapi::api::{
     apps::v1::{Deployment, ReplicaSet},
     core::v1::Pod,
 };
-use kube::{
-    ResourceExt,
-    core::{Selector, SelectorExt},
-    runtime::{
-        Controller, controller,
-        reflector::{ObjectRef, Store},
-    },
+use kube::runtime::{
+    Controller, controller,
+    reflector::{ObjectRef, Store},
 };
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     informers::Informers,
     manager::Context,
-    replicaset::{controller_of, nudged, ready, ref_is},
+    replicaset::{nudged, owners_to_wake, ready},
 };
 
 /// Registers the Deployment controller (`deployment`).
@@ -88,26 +84,12 @@ pub(crate) fn register(
 /// The Deployments to look at when a ReplicaSet changes: its controller if that is a
 /// Deployment, else (an orphan) every Deployment in its namespace that selects it.
 fn deployments_of(deployments: &Store<Deployment>, rs: &ReplicaSet) -> Vec<ObjectRef<Deployment>> {
-    let ns = rs.namespace().unwrap_or_default();
-    if let Some(owner) = controller_of(&rs.metadata) {
-        if ref_is::<Deployment>(owner) {
-            return vec![ObjectRef::new(&owner.name).within(&ns)];
-        }
-        return Vec::new();
-    }
-    let labels = rs.labels();
-    deployments
-        .state()
-        .iter()
-        .filter(|d| d.namespace().as_deref() == Some(ns.as_str()))
-        .filter(|d| {
-            d.spec
-                .as_ref()
-                .and_then(|s| Selector::try_from(s.selector.clone()).ok())
-                .is_some_and(|s| !s.selects_all() && s.matches(labels))
-        })
-        .map(|d| ObjectRef::from_obj(d.as_ref()))
-        .collect()
+    owners_to_wake(
+        deployments,
+        &rs.metadata,
+        |d| d.spec.as_ref().map(|s| &s.selector),
+        |_| true,
+    )
 }
 
 #[cfg(test)]

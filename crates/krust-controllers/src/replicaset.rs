@@ -28,7 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{informers::Informers, manager::Context};
 
-pub(crate) use claim::{Claim, adopt_patch, classify, controller_of, controller_ref, ref_is, release_patch};
+pub(crate) use claim::{
+    Claim, adopt_patch, classify, controller_of, controller_ref, owners_to_wake, ref_is, release_patch,
+};
 pub(crate) use events::Events;
 pub(crate) use manage::{api_code, api_message};
 pub(crate) use status::api_time;

@@ -25,7 +25,6 @@ use k8s_openapi::api::{
 };
 use kube::{
     ResourceExt,
-    core::{Selector, SelectorExt},
     runtime::{
         Controller, controller,
         reflector::{ObjectRef, Store},
@@ -36,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     informers::Informers,
     manager::Context,
-    replicaset::{controller_of, nudged, ready, ref_is},
+    replicaset::{nudged, owners_to_wake, ready},
 };
 
 /// The controller's name in `--controllers`.
@@ -88,26 +87,12 @@ pub(crate) fn register(
 /// The sets to look at when a pod changes: its controller if that is a StatefulSet, else
 /// (an orphan) the set whose pod name and selector it has, which may adopt it.
 fn sets_of(sets: &Store<StatefulSet>, pod: &Pod) -> Vec<ObjectRef<StatefulSet>> {
-    let ns = pod.namespace().unwrap_or_default();
-    if let Some(owner) = controller_of(&pod.metadata) {
-        if ref_is::<StatefulSet>(owner) {
-            return vec![ObjectRef::new(&owner.name).within(&ns)];
-        }
-        return Vec::new();
-    }
-    let labels = pod.labels();
-    sets.state()
-        .iter()
-        .filter(|s| s.namespace().as_deref() == Some(ns.as_str()))
-        .filter(|s| pods::ordinal_in(&s.name_any(), pod).is_some())
-        .filter(|s| {
-            s.spec
-                .as_ref()
-                .and_then(|sp| Selector::try_from(sp.selector.clone()).ok())
-                .is_some_and(|sel| !sel.selects_all() && sel.matches(labels))
-        })
-        .map(|s| ObjectRef::from_obj(s.as_ref()))
-        .collect()
+    owners_to_wake(
+        sets,
+        &pod.metadata,
+        |s| s.spec.as_ref().map(|sp| &sp.selector),
+        |s| pods::ordinal_in(&s.name_any(), pod).is_some(),
+    )
 }
 
 #[cfg(test)]

@@ -27,6 +27,10 @@ use crate::state::State;
 /// How long connecting and the discovery check may take (upstream: 5 s).
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The largest discovery document read from an extension server: it is kept in memory
+/// for every registered group/version, so a misbehaving server must not make it grow.
+const MAX_DISCOVERY: usize = 4 << 20;
+
 /// Headers that describe one hop, or carry this server's credentials, and are not passed on.
 const DROPPED: &[&str] = &[
     "authorization",
@@ -174,11 +178,14 @@ pub async fn discover(state: &State, remote: &Remote) -> Result<Value, Unresolve
         .map_err(|_| failed(format!("failing or missing response from {url}: timeout")))?
         .map_err(|e| failed(format!("failing or missing response from {url}: {e}")))?;
     let status = resp.status();
-    let body = tokio::time::timeout(TIMEOUT, resp.into_body().collect())
-        .await
-        .map_err(|_| failed(format!("failing or missing response from {url}: timeout")))?
-        .map_err(|e| failed(format!("failing or missing response from {url}: {e}")))?
-        .to_bytes();
+    let body = tokio::time::timeout(
+        TIMEOUT,
+        http_body_util::Limited::new(resp.into_body(), MAX_DISCOVERY).collect(),
+    )
+    .await
+    .map_err(|_| failed(format!("failing or missing response from {url}: timeout")))?
+    .map_err(|e| failed(format!("failing or missing response from {url}: {e}")))?
+    .to_bytes();
     if !status.is_success() {
         return Err(failed(format!(
             "failing or missing response from {url}: bad status from {url}: {}",

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
 use kube::{Resource, core::Selector};
 use serde_json::{Value, json};
 
@@ -43,6 +43,44 @@ fn group_of(api_version: &str) -> &str {
 /// Whether an owner reference points at a `K` (by kind and group, any version).
 pub(crate) fn ref_is<K: Resource<DynamicType = ()>>(r: &OwnerReference) -> bool {
     r.kind == K::kind(&()) && group_of(&r.api_version) == K::group(&())
+}
+
+/// The owners of kind `K` to reconcile when an object (`meta`, in its namespace) changes:
+/// its controller if that is a `K`, nothing if another kind controls it, else (an orphan)
+/// every `K` of the namespace that `may_adopt` accepts and whose selector
+/// (`selector_of`, never an empty one) matches it.
+pub(crate) fn owners_to_wake<K>(
+    owners: &kube::runtime::reflector::Store<K>,
+    meta: &ObjectMeta,
+    selector_of: impl Fn(&K) -> Option<&LabelSelector>,
+    may_adopt: impl Fn(&K) -> bool,
+) -> Vec<kube::runtime::reflector::ObjectRef<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    use kube::core::SelectorExt;
+    use kube::runtime::reflector::ObjectRef;
+    let ns = meta.namespace.clone().unwrap_or_default();
+    if let Some(owner) = controller_of(meta) {
+        if ref_is::<K>(owner) {
+            return vec![ObjectRef::new(&owner.name).within(&ns)];
+        }
+        return Vec::new();
+    }
+    let empty = BTreeMap::new();
+    let labels = meta.labels.as_ref().unwrap_or(&empty);
+    owners
+        .state()
+        .iter()
+        .filter(|o| o.meta().namespace.as_deref() == Some(ns.as_str()))
+        .filter(|o| may_adopt(o))
+        .filter(|o| {
+            selector_of(o)
+                .and_then(|s| Selector::try_from(s.clone()).ok())
+                .is_some_and(|s| !s.selects_all() && s.matches(labels))
+        })
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
+        .collect()
 }
 
 /// The controller reference `owner` puts on what it creates or adopts.
