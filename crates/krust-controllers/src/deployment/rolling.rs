@@ -6,7 +6,7 @@
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 
 use super::arith::{max_unavailable, new_rs_new_replicas};
-use super::rsutil::{available, by_creation, desired, size, sum_available, sum_size};
+use super::rsutil::{available, by_creation, desired, size, sum_size};
 
 /// The size the new ReplicaSet should have now, or `None` if it has it.
 pub(crate) fn new_rs_target(d: &Deployment, all: &[&ReplicaSet], new_rs: &ReplicaSet) -> Option<i32> {
@@ -54,10 +54,11 @@ pub(crate) fn old_rs_targets<'a>(
         cleaned += n;
     }
 
-    // Then available ones, down to the minimum availability.
-    let mut counted: Vec<&ReplicaSet> = old.iter().map(|(rs, _)| *rs).collect();
-    counted.push(new_rs);
-    let available_now = sum_available(&counted);
+    // Then available ones, down to the minimum availability. A ReplicaSet's status may
+    // still count pods it was just told to drop (its spec shrank, its controller has not
+    // caught up), so no set counts for more available pods than it is sized for.
+    let available_now =
+        old.iter().map(|(rs, to)| available(rs).min(*to)).sum::<i32>() + available(new_rs).min(size(new_rs));
     if available_now > min_available {
         let budget = available_now - min_available;
         let mut scaled = 0;
@@ -144,5 +145,20 @@ mod tests {
         // 13 pods, 13 available, min 8: 5 may go, the oldest set first.
         let t = old_rs_targets(&d, &[&older, &old8, &new5], &[&old8, &older], &new5);
         assert_eq!(names(&t), [("older".to_string(), 0), ("old".to_string(), 3)]);
+    }
+
+    #[test]
+    fn stale_status_of_a_shrunk_set_does_not_count() {
+        // 4 desired, surge 1, unavailable 1. The old set was just shrunk 4 → 3 but its
+        // status still reports 4 available; the surge pod of the new set is available.
+        let d = deploy(4, IntOrString::Int(1), IntOrString::Int(1));
+        let mut old = rs("old", 1, 3, 4);
+        old.status.as_mut().unwrap().replicas = 4;
+        let new = rs("new", 2, 1, 1);
+        // Really 3 + 1 available, minimum 3: only one more may go, not two.
+        assert_eq!(
+            names(&old_rs_targets(&d, &[&old, &new], &[&old], &new)),
+            [("old".to_string(), 2)]
+        );
     }
 }
