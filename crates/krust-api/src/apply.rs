@@ -57,6 +57,7 @@ use crate::schema::SchemaNode;
 
 mod compare;
 mod conflict;
+mod created;
 mod fields_of;
 mod last_applied;
 mod managed;
@@ -79,6 +80,7 @@ mod tests_lists;
 mod tests_more;
 
 pub use conflict::{Conflict, Conflicts};
+pub use created::CreationMemo;
 pub use last_applied::{LAST_APPLIED, upgrade_managed_fields};
 pub use managed::Operation;
 pub use path::{Path, PathElement};
@@ -135,6 +137,9 @@ pub struct UpdateContext<'a> {
     pub schema: Option<SchemaNode<'a>>,
     /// What the server resets on this write.
     pub reset: ResetFields,
+    /// A memo of creations' field sets and the name of the schema it belongs to; only
+    /// for schemas that never change while the memo lives (see [`CreationMemo`]).
+    pub creations: Option<(&'a CreationMemo, &'a str)>,
 }
 
 /// Why an apply failed.
@@ -325,6 +330,24 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, ctx: &UpdateContext<'
     if managers.is_empty() && !creating {
         return;
     }
+    // A plain creation: its field set depends on the object's shape only.
+    let memo = match ctx.creations {
+        Some((memo, schema)) if creating && managers.is_empty() && ctx.subresource.is_none() => {
+            created::key(schema, ctx.reset, new).map(|key| (memo, key))
+        }
+        _ => None,
+    };
+    let key = ManagerKey::update(ctx.manager, ctx.api_version, ctx.subresource);
+    if let Some((memo, shape)) = &memo
+        && let Some(fields) = memo.get(shape)
+    {
+        let managed = (!fields.is_null()).then(|| {
+            let entry = managed::encode_entry(&key, ctx.api_version, Some(ctx.now), fields);
+            Value::Array(vec![entry])
+        });
+        set_managed_fields(new, managed);
+        return;
+    }
     let ty = Ty::Root(ctx.schema);
     let old_obj = match old {
         Some(o) => {
@@ -334,7 +357,6 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, ctx: &UpdateContext<'
         }
         None => zero::zero_object(ty),
     };
-    let key = ManagerKey::update(ctx.manager, ctx.api_version, ctx.subresource);
     record(
         &old_obj,
         new,
@@ -346,6 +368,13 @@ pub fn record_update(old: Option<&Value>, new: &mut Value, ctx: &UpdateContext<'
         ctx.reset,
     );
     managed::cap_update_managers(&mut managers);
+    if let Some((memo, shape)) = memo {
+        match managers.get(&key) {
+            Some(entry) if managers.len() == 1 => memo.insert(shape, entry.set.to_fields_v1()),
+            None if managers.is_empty() => memo.insert(shape, Value::Null),
+            _ => {}
+        }
+    }
     set_managed_fields(new, managed::encode(&managers));
 }
 

@@ -49,6 +49,9 @@ pub struct State {
     pub service_ranges: crate::services::ServiceRanges,
     /// Address and port the `kubernetes` Service's endpoints point at.
     pub advertise: (std::net::IpAddr, u16),
+    /// Field sets of creations by shape, for the built-in kinds (whose schemas never
+    /// change while the server runs).
+    pub creations: krust_api::apply::CreationMemo,
     /// Schemas of custom kinds, by (group, version, kind).
     pub crd_schemas: RwLock<HashMap<(String, String, String), Arc<Value>>>,
     /// CRD name → (group, plural) it serves.

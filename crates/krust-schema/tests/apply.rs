@@ -4,8 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 use krust_api::apply::{
-    ApplyContext, ApplyError, FieldSet, LAST_APPLIED, ResetFields, UpdateContext, apply, object_fields,
-    record_update, upgrade_managed_fields,
+    ApplyContext, ApplyError, CreationMemo, FieldSet, LAST_APPLIED, ResetFields, UpdateContext, apply,
+    object_fields, record_update, upgrade_managed_fields,
 };
 use krust_api::schema::Schemas;
 use serde_json::{Value, json};
@@ -67,6 +67,7 @@ fn upd<'a>(s: &'a Schemas, k: &'a Kind, manager: &'a str, now: &'a str) -> Updat
         now,
         schema: s.named(k.schema),
         reset: ResetFields::for_write(None, k.kind != "ConfigMap"),
+        creations: None,
     }
 }
 
@@ -564,4 +565,85 @@ fn field_sets_of_real_objects() {
     assert!(paths.contains(&".spec.selector".to_owned()), "{paths:?}");
     assert!(paths.contains(&r#".spec.template.spec.containers[name="nginx"].ports[containerPort=80,protocol="TCP"].containerPort"#.to_owned()), "{paths:?}");
     assert!(paths.contains(&".apiVersion".to_owned()));
+}
+
+/// Creations recorded through the shape memo (a miss, then hits) get exactly the
+/// managedFields the full computation gives, for objects that share a shape but not
+/// their names, labels' values or images.
+#[test]
+fn memoised_creations_match_the_full_computation() {
+    let s = schemas();
+    let memo = CreationMemo::new();
+    let objects = |i: usize| {
+        let name = format!("obj-{i}");
+        vec![
+            (
+                &POD,
+                json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": "default", "labels": {"app": format!("a{i}")},
+                    "finalizers": ["example.com/f"]},
+                "spec": {"containers": [{"name": "main", "image": format!("img:{i}"),
+                    "ports": [{"containerPort": 80}], "env": [{"name": "A", "value": format!("{i}")}],
+                    "resources": {"requests": {"cpu": "100m"}}}],
+                    "nodeSelector": {"disk": "ssd"}, "securityContext": {}},
+                "status": {"phase": "Pending"}}),
+            ),
+            (&DEPLOYMENT, persist(nginx(&format!("nginx:{i}"), i as i64))),
+            (
+                &SERVICE,
+                json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"selector": {"app": format!("a{i}")},
+                    "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}}),
+            ),
+            (
+                &CONFIGMAP,
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "default"},
+                "data": {"key": format!("value {i}")}}),
+            ),
+            (
+                &CONFIGMAP,
+                json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": "default"}}),
+            ),
+        ]
+    };
+    for i in 0..3 {
+        for (k, obj) in objects(i) {
+            let mut full = obj.clone();
+            record_update(None, &mut full, &upd(&s, k, "maker", T1));
+            let mut memoised = obj.clone();
+            let ctx = UpdateContext {
+                creations: Some((&memo, k.schema)),
+                ..upd(&s, k, "maker", T1)
+            };
+            record_update(None, &mut memoised, &ctx);
+            assert_eq!(
+                memoised["metadata"]["managedFields"], full["metadata"]["managedFields"],
+                "{} #{i}",
+                k.kind
+            );
+        }
+    }
+    // Another manager and time on a hit: the entry is its own, the fields the shape's.
+    let (k, obj) = objects(7).swap_remove(0);
+    let mut hit = obj.clone();
+    record_update(
+        None,
+        &mut hit,
+        &UpdateContext {
+            creations: Some((&memo, k.schema)),
+            ..upd(&s, k, "other", T2)
+        },
+    );
+    let e = entry(&hit, "other", "Update");
+    assert_eq!(e["time"], T2);
+    assert_eq!(e["apiVersion"], "v1");
+    let mut full = obj;
+    record_update(None, &mut full, &upd(&s, k, "other", T2));
+    assert_eq!(
+        hit["metadata"]["managedFields"],
+        full["metadata"]["managedFields"]
+    );
 }

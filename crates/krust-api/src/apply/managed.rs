@@ -188,22 +188,37 @@ pub(crate) fn encode(managers: &Managers) -> Option<Value> {
     let list = entries
         .into_iter()
         .map(|(key, entry)| {
-            let mut out = Map::new();
-            out.insert("manager".into(), json!(key.manager));
-            out.insert("operation".into(), json!(key.operation.as_str()));
-            out.insert("apiVersion".into(), json!(entry.api_version));
-            if let Some(time) = &entry.time {
-                out.insert("time".into(), json!(time));
-            }
-            out.insert("fieldsType".into(), json!("FieldsV1"));
-            out.insert("fieldsV1".into(), entry.set.to_fields_v1());
-            if !key.subresource.is_empty() {
-                out.insert("subresource".into(), json!(key.subresource));
-            }
-            Value::Object(out)
+            encode_entry(
+                key,
+                &entry.api_version,
+                entry.time.as_deref(),
+                entry.set.to_fields_v1(),
+            )
         })
         .collect();
     Some(Value::Array(list))
+}
+
+/// One managedFields entry.
+pub(crate) fn encode_entry(
+    key: &ManagerKey,
+    api_version: &str,
+    time: Option<&str>,
+    fields_v1: Value,
+) -> Value {
+    let mut out = Map::new();
+    out.insert("manager".into(), json!(key.manager));
+    out.insert("operation".into(), json!(key.operation.as_str()));
+    out.insert("apiVersion".into(), json!(api_version));
+    if let Some(time) = time {
+        out.insert("time".into(), json!(time));
+    }
+    out.insert("fieldsType".into(), json!("FieldsV1"));
+    out.insert("fieldsV1".into(), fields_v1);
+    if !key.subresource.is_empty() {
+        out.insert("subresource".into(), json!(key.subresource));
+    }
+    Value::Object(out)
 }
 
 /// Metadata the server owns, which no manager is recorded as owning.

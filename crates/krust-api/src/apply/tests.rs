@@ -94,6 +94,7 @@ pub(super) fn uctx<'a>(s: &'a Schemas, manager: &'a str, now: &'a str) -> Update
         now,
         schema: s.named("Deployment"),
         reset: ResetFields::Status,
+        creations: None,
     }
 }
 

@@ -185,6 +185,7 @@ fn deep_objects_stay_within_the_stack() {
         now: T2,
         schema: None,
         reset: ResetFields::None,
+        creations: None,
     };
     record_update(Some(&live), &mut changed, &u);
     // u owns `.spec.a` now, and m nothing below it: the deep leaves it owned are gone.

@@ -52,6 +52,17 @@ pub(super) fn record(ctx: &Ctx, old: Option<&Value>, new: &mut Value) {
     let manager = ctx.field_manager();
     let api_version = ctx.def.api_version();
     let now = meta::now_rfc3339();
+    // Custom kinds' schemas change with their CRD, so only built-in kinds are memoised.
+    let built_in = ctx.def.custom.is_none() && ctx.def.is_storage_version();
+    let schema_name = ctx
+        .state
+        .gvk_schema
+        .get(&(
+            ctx.def.group.clone(),
+            ctx.def.version.clone(),
+            ctx.def.kind.clone(),
+        ))
+        .filter(|_| built_in);
     with_schema(ctx, |schema| {
         let uctx = UpdateContext {
             manager: &manager,
@@ -60,6 +71,7 @@ pub(super) fn record(ctx: &Ctx, old: Option<&Value>, new: &mut Value) {
             now: &now,
             schema,
             reset: reset(ctx),
+            creations: schema_name.map(|name| (&ctx.state.creations, name.as_str())),
         };
         ssa::record_update(old, new, &uctx);
     });
