@@ -188,6 +188,7 @@ impl ApiServer {
             build: config.build,
             service_ranges: config.service_ranges,
             advertise: (config.advertise_ip, local.port()),
+            admission_rv: Default::default(),
             creations: Default::default(),
             crd_schemas: Default::default(),
             crd_served: Default::default(),

@@ -49,6 +49,10 @@ pub struct State {
     pub service_ranges: crate::services::ServiceRanges,
     /// Address and port the `kubernetes` Service's endpoints point at.
     pub advertise: (std::net::IpAddr, u16),
+    /// Revision of the newest write, through this server, to what admission reads from
+    /// the watch cache (webhook configurations, namespaces): admission waits for the
+    /// cache to reach it, so such a write is in force for the requests that follow it.
+    pub admission_rv: std::sync::atomic::AtomicU64,
     /// Field sets of creations by shape, for the built-in kinds (whose schemas never
     /// change while the server runs).
     pub creations: krust_api::apply::CreationMemo,
@@ -138,6 +142,19 @@ impl State {
         self.schemas.named(name)
     }
 
+    /// Records a write to a key admission reads from the cache (see `admission_rv`).
+    fn note_admission_input(&self, key: &str, revision: u64) {
+        const INPUTS: [&str; 3] = [
+            "/registry/admissionregistration.k8s.io/mutatingwebhookconfigurations/",
+            "/registry/admissionregistration.k8s.io/validatingwebhookconfigurations/",
+            "/registry/core/namespaces/",
+        ];
+        if INPUTS.iter().any(|p| key.starts_with(p)) {
+            self.admission_rv
+                .fetch_max(revision, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+
     /// Reads one object from the store (not the cache: writers need the latest).
     pub async fn read(&self, key: &str) -> Result<Option<Current>, ApiError> {
         let kv = self.store.get(key).await.map_err(store_error)?;
@@ -164,6 +181,7 @@ impl State {
             .await
             .map_err(store_error)?;
         if r.succeeded {
+            self.note_admission_input(key, r.revision);
             return Ok(Created::Ok(r.revision));
         }
         let exists = r.results.iter().any(|x| matches!(x, OpResult::Get(Some(_))));
@@ -200,6 +218,7 @@ impl State {
             .await
             .map_err(store_error)?;
         if r.succeeded {
+            self.note_admission_input(key, r.revision);
             return Ok(Written::Ok(r.revision));
         }
         let same = r
@@ -222,6 +241,7 @@ impl State {
         };
         let r = self.store.txn(txn).await.map_err(store_error)?;
         if r.succeeded && matches!(r.results.first(), Some(OpResult::Delete { prev: Some(_) })) {
+            self.note_admission_input(key, r.revision);
             return Ok(Written::Ok(r.revision));
         }
         Ok(Written::Conflict)

@@ -15,7 +15,10 @@ use bytes::Bytes;
 use krust_api::{ApiError, registry::ResourceDef};
 use serde_json::{Value, json};
 
-use crate::{authn::User, state::State};
+use crate::{
+    authn::User,
+    state::{CACHE_WAIT, State},
+};
 
 pub use matching::Operation;
 
@@ -67,6 +70,21 @@ impl Hook {
     }
     fn reinvoke(&self) -> bool {
         self.spec.get("reinvocationPolicy").and_then(Value::as_str) == Some("IfNeeded")
+    }
+}
+
+/// Waits until the watch cache holds the newest write made through this server to a
+/// webhook configuration or a namespace (they are read from the cache), so that one made
+/// just before this request is in force for it. Free when there is none pending, which is
+/// nearly always; other writes never make admission wait. Should the cache lag for longer
+/// than a consistent read would wait, admission goes on with what the cache has.
+async fn catch_up(state: &State) {
+    let rv = state.admission_rv.load(std::sync::atomic::Ordering::Acquire);
+    if state.cache.revision() >= rv {
+        return;
+    }
+    if let Err(e) = state.cache.wait_for(rv, CACHE_WAIT).await {
+        tracing::warn!(error = %e, "admission: the watch cache lags; webhook configurations may be stale");
     }
 }
 
@@ -278,6 +296,7 @@ pub async fn mutate(
     obj: &mut Value,
     old: Option<&Value>,
 ) -> Result<Vec<String>, ApiError> {
+    catch_up(state).await;
     let hooks: Vec<Hook> = hooks(state, "mutatingwebhookconfigurations")
         .into_iter()
         .filter(|h| {
@@ -341,6 +360,7 @@ pub async fn validate(
     obj: Option<&Value>,
     old: Option<&Value>,
 ) -> Result<Vec<String>, ApiError> {
+    catch_up(state).await;
     let hooks: Vec<Hook> = hooks(state, "validatingwebhookconfigurations")
         .into_iter()
         .filter(|h| {
