@@ -54,6 +54,20 @@ pub fn python() -> PathBuf {
     }
 }
 
+/// How many times a server is started before a port conflict fails the test.
+const START_ATTEMPTS: u32 = 5;
+
+/// How long [`Cluster::wait_settled`] waits.
+const SETTLE_PATIENCE: Duration = Duration::from_secs(120);
+
+/// Why a server did not become ready.
+struct StartError {
+    /// It exited because its port was in use.
+    port_taken: bool,
+    /// What to report.
+    message: String,
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -80,17 +94,95 @@ impl Cluster {
     }
 
     /// Starts a server with extra flags.
+    ///
+    /// The port is picked by binding to port 0 and releasing it, so another process may
+    /// take it before the server binds it: if the server then exits because the address
+    /// is in use, it is started again (in a fresh directory) on another port.
     pub fn start_with(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut c = Self {
-            child: None,
-            dir,
-            port: free_port(),
-            extra_args: extra.iter().map(|s| s.to_string()).collect(),
-        };
-        c.spawn();
-        c.wait_ready();
+        let mut attempt = 1;
+        loop {
+            let mut c = Self {
+                child: None,
+                dir: tempfile::tempdir().unwrap(),
+                port: free_port(),
+                extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            };
+            c.spawn();
+            match c.try_wait_ready(0) {
+                Ok(()) => return c,
+                Err(e) if attempt < START_ATTEMPTS && e.port_taken => {
+                    eprintln!(
+                        "krust could not bind port {} (attempt {attempt}); retrying on another port",
+                        c.port
+                    );
+                    attempt += 1;
+                }
+                Err(e) => panic!("{}", e.message),
+            }
+        }
+    }
+
+    /// Starts a server with `--simulated-nodes <nodes>` and `extra` flags (the controller
+    /// manager must run) and waits until it has settled: see [`Cluster::wait_settled`].
+    pub fn start_with_nodes(nodes: usize, extra: &[&str]) -> Self {
+        let count = nodes.to_string();
+        let mut args = vec!["--simulated-nodes", count.as_str()];
+        args.extend_from_slice(extra);
+        let c = Self::start_with(&args);
+        c.wait_settled(nodes);
         c
+    }
+
+    /// Waits (up to two minutes) until what a server with simulated nodes starts after
+    /// `/readyz` answers is there: every simulated node `sim-0`..`sim-<nodes-1>` is
+    /// registered and Ready, and the `default` ServiceAccount of namespace `default`
+    /// exists (so the controllers run and pods can be admitted).
+    pub fn wait_settled(&self, nodes: usize) {
+        let deadline = Instant::now() + SETTLE_PATIENCE;
+        let missing = loop {
+            match self.settled(nodes) {
+                Ok(()) => return,
+                Err(m) if Instant::now() > deadline => break m,
+                Err(_) => std::thread::sleep(Duration::from_millis(250)),
+            }
+        };
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        panic!(
+            "the cluster did not settle within {}s: {missing}; server log tail:\n{}",
+            SETTLE_PATIENCE.as_secs(),
+            lines[lines.len().saturating_sub(60)..].join("\n")
+        );
+    }
+
+    /// `Ok` once [`Cluster::wait_settled`] may return, else what is still missing.
+    fn settled(&self, nodes: usize) -> Result<(), String> {
+        if nodes > 0 {
+            let out = self.kubectl(&["get", "nodes", "-o", "json"]);
+            if !out.status.success() {
+                return Err(format!("cannot list nodes: {}", stderr(&out).trim()));
+            }
+            let list: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            for i in 0..nodes {
+                let name = format!("sim-{i}");
+                let node = items
+                    .iter()
+                    .find(|n| n["metadata"]["name"] == name.as_str())
+                    .ok_or_else(|| format!("node {name} not registered"))?;
+                let ready = node["status"]["conditions"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+                if !ready {
+                    return Err(format!("node {name} not Ready"));
+                }
+            }
+        }
+        let out = self.kubectl(&["get", "serviceaccount", "default", "-n", "default", "-o", "name"]);
+        if !out.status.success() {
+            return Err("no ServiceAccount default/default".into());
+        }
+        Ok(())
     }
 
     /// The data directory.
@@ -134,22 +226,38 @@ impl Cluster {
 
     /// Waits until `/readyz` answers ok.
     pub fn wait_ready(&mut self) {
+        let log_from = self.log().len();
+        if let Err(e) = self.try_wait_ready(log_from) {
+            panic!("{}", e.message);
+        }
+    }
+
+    /// Waits until `/readyz` answers ok; fails if the server exits first or is not ready
+    /// within a minute. `log_from`: where this start's part of the log begins.
+    fn try_wait_ready(&mut self, log_from: usize) -> Result<(), StartError> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
-                panic!("krust exited early ({status}); log:\n{}", self.log());
+                self.child = None;
+                let log = self.log();
+                let lower = log.get(log_from..).unwrap_or(&log).to_lowercase();
+                return Err(StartError {
+                    port_taken: lower.contains("address already in use") || lower.contains("addrinuse"),
+                    message: format!("krust exited early ({status}); log:\n{log}"),
+                });
             }
             if self.kubeconfig().exists() {
                 let out = self.kubectl(&["get", "--raw", "/readyz"]);
                 if out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "ok" {
-                    return;
+                    return Ok(());
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "krust not ready after 60s; log:\n{}",
-                self.log()
-            );
+            if Instant::now() >= deadline {
+                return Err(StartError {
+                    port_taken: false,
+                    message: format!("krust not ready after 60s; log:\n{}", self.log()),
+                });
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -163,7 +271,7 @@ impl Cluster {
             .arg("-TERM")
             .arg(child.id().to_string())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 return status.success();
@@ -185,10 +293,28 @@ impl Cluster {
         }
     }
 
-    /// Starts the server again on the same data dir and port.
+    /// Starts the server again on the same data dir and port (the kubeconfig names the
+    /// port). Should another process have taken the port meanwhile, tries again a few
+    /// times, a second apart, in case it lets it go.
     pub fn restart(&mut self) {
-        self.spawn();
-        self.wait_ready();
+        let mut attempt = 1;
+        loop {
+            // Only this start's part of the log decides whether the port was taken.
+            let log_from = self.log().len();
+            self.spawn();
+            match self.try_wait_ready(log_from) {
+                Ok(()) => return,
+                Err(e) if attempt < START_ATTEMPTS && e.port_taken => {
+                    eprintln!(
+                        "krust could not bind port {} again (attempt {attempt}); retrying",
+                        self.port
+                    );
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(e) => panic!("{}", e.message),
+            }
+        }
     }
 
     fn kubectl_cmd(&self, bin: &Path) -> Command {

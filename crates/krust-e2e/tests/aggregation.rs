@@ -127,7 +127,7 @@ fn built_in_groups_have_local_api_services() {
     c.ok_stdin(&["apply", "-f", "-"], crd);
     wait_available(&c, "v1.example.com", "True");
     c.ok(&["delete", "crd", "things.example.com"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while c
         .kubectl(&["get", "apiservice", "v1.example.com"])
         .status
@@ -194,7 +194,7 @@ fn api_service_proxies_to_an_extension_server() {
 
     // Gone with its APIService.
     c.ok(&["delete", "apiservice", "v1alpha1.stats.example.com"]);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let out = c.kubectl(&["get", "--raw", "/apis/stats.example.com/v1alpha1"]);
         if !out.status.success() {

@@ -500,7 +500,7 @@ fn workload_images(c: &Cluster, selector: &str) -> Vec<String> {
 /// `kubectl rollout status|undo` of a StatefulSet and a DaemonSet on simulated nodes.
 #[test]
 fn statefulset_and_daemonset_rollout_status_and_undo() {
-    let c = Cluster::start_with(&["--simulated-nodes", "2"]);
+    let c = Cluster::start_with_nodes(2, &[]);
     let manifest = |kind: &str, name: &str, extra: &str| {
         format!(
             r#"{{"apiVersion": "apps/v1", "kind": "{kind}", "metadata": {{"name": "{name}"}},
@@ -542,7 +542,7 @@ fn statefulset_and_daemonset_rollout_status_and_undo() {
 
 #[test]
 fn a_job_created_from_a_cronjob_runs_to_completion() {
-    let c = Cluster::start_with(&["--simulated-nodes", "1"]);
+    let c = Cluster::start_with_nodes(1, &[]);
     // A schedule that will not fire during the test: only the manual Job runs.
     c.ok(&[
         "create",

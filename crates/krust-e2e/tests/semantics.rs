@@ -33,8 +33,14 @@ fn graceful_pod_deletion_waits_for_the_node() {
 }
 
 /// Watches the finalizers of `target` (one line per change) while `action` runs; returns
-/// every value printed.
-fn finalizers_while(c: &Cluster, target: &[&str], action: impl FnOnce()) -> Vec<String> {
+/// the values printed, up to the one that makes `until` hold (or all of them, if none does
+/// and nothing more comes for a minute).
+fn finalizers_while(
+    c: &Cluster,
+    target: &[&str],
+    action: impl FnOnce(),
+    until: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     use std::sync::mpsc;
@@ -62,11 +68,19 @@ fn finalizers_while(c: &Cluster, target: &[&str], action: impl FnOnce()) -> Vec<
             }
         }
     });
-    // The watch prints the current state first.
-    let mut seen: Vec<String> = rx.recv_timeout(Duration::from_secs(10)).into_iter().collect();
+    // The watch prints the current state first: then it is watching.
+    let first = rx.recv_timeout(Duration::from_secs(60));
+    assert!(
+        first.is_ok(),
+        "kubectl get {target:?} --watch printed nothing in 60s"
+    );
+    let mut seen: Vec<String> = first.into_iter().collect();
     action();
-    while let Ok(l) = rx.recv_timeout(Duration::from_secs(3)) {
-        seen.push(l);
+    while !until(&seen) {
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) => seen.push(l),
+            Err(_) => break,
+        }
     }
     let _ = child.kill();
     let _ = child.wait();
@@ -122,15 +136,20 @@ fn propagation_policies_are_recorded_as_finalizers() {
     // Orphan: the owner carries `orphan` until the garbage collector has released its
     // dependents; then it goes (kubectl waits for that).
     c.ok(&["create", "deployment", "orphan", "--image=nginx"]);
-    let seen = finalizers_while(&c, &["deployment", "orphan"], || {
-        c.ok(&[
-            "delete",
-            "deployment",
-            "orphan",
-            "--cascade=orphan",
-            "--timeout=60s",
-        ]);
-    });
+    let seen = finalizers_while(
+        &c,
+        &["deployment", "orphan"],
+        || {
+            c.ok(&[
+                "delete",
+                "deployment",
+                "orphan",
+                "--cascade=orphan",
+                "--timeout=60s",
+            ]);
+        },
+        |seen| seen.iter().any(|f| f == r#"["orphan"]"#),
+    );
     assert!(seen.iter().any(|f| f == r#"["orphan"]"#), "{seen:?}");
     assert!(c.fails(&["get", "deploy", "orphan"]).contains("NotFound"));
     // Background (the default) deletes at once; the garbage collector handles dependents.

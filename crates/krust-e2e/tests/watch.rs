@@ -7,14 +7,22 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use krust_e2e::{Cluster, stderr, stdout};
 
-/// Collects lines of a long-running kubectl until `done` says so (or 30s passed).
+/// How long a watch may take to print what shows it has started.
+const START_PATIENCE: Duration = Duration::from_secs(60);
+
+/// Collects lines of a long-running kubectl: waits (up to a minute) until `started` says
+/// from its lines that the watch is running, calling `nudge` about every second meanwhile
+/// (to make something for it to print), then runs `actions` and reads on until `done` says
+/// so (or nothing came for a minute).
 fn watch_until(
     c: &Cluster,
     args: &[&str],
+    started: impl Fn(&[String]) -> bool,
+    mut nudge: impl FnMut(),
     actions: impl FnOnce(),
     done: impl Fn(&[String]) -> bool,
 ) -> Vec<String> {
@@ -38,11 +46,27 @@ fn watch_until(
             }
         }
     });
-    // Give the watch time to start (it prints the header or initial rows, if any).
-    let mut lines: Vec<String> = rx.recv_timeout(Duration::from_secs(3)).into_iter().collect();
+    let mut lines: Vec<String> = Vec::new();
+    let deadline = Instant::now() + START_PATIENCE;
+    while !started(&lines) {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kubectl {args:?} did not start watching within {START_PATIENCE:?}: {lines:?}");
+        }
+        nudge();
+        // Read whatever it printed in the next second.
+        let until = Instant::now() + Duration::from_secs(1);
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            match rx.recv_timeout(left) {
+                Ok(l) => lines.push(l),
+                Err(_) => break,
+            }
+        }
+    }
     actions();
     while !done(&lines) {
-        match rx.recv_timeout(Duration::from_secs(30)) {
+        match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(l) => lines.push(l),
             Err(_) => break,
         }
@@ -52,23 +76,22 @@ fn watch_until(
     lines
 }
 
-fn watch_lines(c: &Cluster, args: &[&str], actions: impl FnOnce(), want: usize) -> Vec<String> {
-    watch_until(c, args, actions, |l| l.len() >= want)
-}
-
 #[test]
 fn kubectl_get_watch_prints_table_rows() {
     let c = Cluster::start();
     c.ok(&["create", "configmap", "first"]);
-    let lines = watch_lines(
+    let lines = watch_until(
         &c,
         &["get", "configmaps", "-w"],
+        // The initial rows are printed once the watch has its starting version.
+        |l| l.iter().any(|l| l.starts_with("first")),
+        || {},
         || {
             c.ok(&["create", "configmap", "second"]);
             c.ok(&["label", "configmap", "second", "a=b"]);
             c.ok(&["delete", "configmap", "second"]);
         },
-        5,
+        |l| l.len() >= 5,
     );
     assert!(lines[0].starts_with("NAME"), "{lines:?}");
     assert!(lines.iter().any(|l| l.starts_with("first")), "{lines:?}");
@@ -81,6 +104,10 @@ fn kubectl_get_watch_prints_table_rows() {
 #[test]
 fn watch_with_output_events() {
     let c = Cluster::start();
+    // --watch-only prints nothing until something changes: touch a sentinel until the
+    // watch prints it, so the actions surely come after the watch has started.
+    c.ok(&["create", "configmap", "sentinel"]);
+    let mut touches = 0;
     let lines = watch_until(
         &c,
         &[
@@ -92,6 +119,17 @@ fn watch_with_output_events() {
             "json",
             "--watch-only",
         ],
+        |l| l.iter().any(|x| x.contains("sentinel")),
+        || {
+            touches += 1;
+            c.ok(&[
+                "label",
+                "configmap",
+                "sentinel",
+                &format!("touch={touches}"),
+                "--overwrite",
+            ]);
+        },
         || {
             c.ok(&["create", "configmap", "y"]);
             c.ok(&["label", "configmap", "y", "k=v"]);
@@ -100,12 +138,23 @@ fn watch_with_output_events() {
         |l| l.iter().any(|x| x.contains("\"DELETED\"")),
     );
     let joined = lines.join("\n");
+    // The events about `y` (not the sentinel), in order.
+    let types: Vec<String> = serde_json::Deserializer::from_str(&joined)
+        .into_iter::<serde_json::Value>()
+        .map_while(Result::ok)
+        .filter(|e| e["object"]["metadata"]["name"] == "y")
+        .map(|e| e["type"].as_str().unwrap_or_default().to_string())
+        .collect();
     for t in ["ADDED", "MODIFIED", "DELETED"] {
         assert!(
-            joined.contains(&format!("\"type\":\"{t}\"")),
-            "no {t} event in:\n{joined}"
+            types.iter().any(|x| x == t),
+            "no {t} event about y ({types:?}) in:\n{joined}"
         );
     }
+    assert!(
+        joined.contains("\"type\":\"ADDED\""),
+        "events printed as compact JSON lines:\n{joined}"
+    );
 }
 
 #[test]

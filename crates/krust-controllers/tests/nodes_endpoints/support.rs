@@ -15,8 +15,10 @@ use tokio_util::sync::CancellationToken;
 /// How long any wait may take before the test fails.
 pub const PATIENCE: u64 = 180;
 
-/// Silence after which the in-process node monitor marks a node Unknown.
-pub const GRACE: Duration = Duration::from_secs(6);
+/// Silence after which the in-process node monitor marks a node Unknown: short for a test,
+/// yet long enough that a heartbeat (every second) delayed by a loaded machine does not
+/// make a healthy node Unknown.
+pub const GRACE: Duration = Duration::from_secs(20);
 
 /// The cluster and the in-process components; stopped when dropped.
 pub struct Env {
@@ -62,6 +64,11 @@ impl Env {
             });
             ready.then_some(())
         });
+        // The controllers are running (and pods can be admitted) once they have made the
+        // default ServiceAccount.
+        env.wait("the default ServiceAccount", || {
+            env.try_json(&["serviceaccount", "default", "-n", "default"])
+        });
         env
     }
 
@@ -97,6 +104,40 @@ impl Env {
             assert!(
                 Instant::now() < deadline,
                 "timed out waiting for {what}; server log tail:\n{}",
+                tail(&self.cluster.log())
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Waits until `probe` (say, resourceVersions) gives the same value for `window`, and
+    /// returns that value: the writes that were still due have landed and nothing keeps
+    /// rewriting. Fails if it never stays the same that long within [`PATIENCE`] seconds
+    /// (something is rewritten over and over without changes).
+    pub fn quiet<T: PartialEq + std::fmt::Debug>(
+        &self,
+        what: &str,
+        window: Duration,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + Duration::from_secs(PATIENCE);
+        let mut last: Option<(T, Instant)> = None;
+        loop {
+            let now = Instant::now();
+            if let Some(v) = probe() {
+                match &last {
+                    Some((seen, since)) if *seen == v => {
+                        if now.duration_since(*since) >= window {
+                            return v;
+                        }
+                    }
+                    _ => last = Some((v, now)),
+                }
+            }
+            assert!(
+                now < deadline,
+                "{what}: never unchanged for {window:?}, last {:?}; server log tail:\n{}",
+                last.map(|(v, _)| v),
                 tail(&self.cluster.log())
             );
             std::thread::sleep(Duration::from_millis(250));

@@ -15,7 +15,8 @@ fn a_due_schedule_starts_a_job() {
         "metadata": {"name": "tick"},
         "spec": {
             "schedule": "* * * * *",
-            "successfulJobsHistoryLimit": 1,
+            // Keeps the Job waited on below even if later minutes' Jobs finish first.
+            "successfulJobsHistoryLimit": 3,
             "jobTemplate": {
                 "metadata": {"labels": {"team": "a"}},
                 "spec": {"template": {"spec": {

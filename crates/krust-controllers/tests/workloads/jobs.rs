@@ -166,7 +166,7 @@ fn failing_jobs_fail_by_backoff_limit_and_pod_failure_policy() {
 #[test]
 fn deadline_and_suspend() {
     // Pods that run for ten minutes unless stopped.
-    let c = krust_e2e::Cluster::start_with(&["--simulated-nodes", "2", "--simulated-pod-duration", "600s"]);
+    let c = krust_e2e::Cluster::start_with_nodes(2, &["--simulated-pod-duration", "600s"]);
     c.ok_stdin(
         &["apply", "-f", "-"],
         &job(

@@ -21,16 +21,21 @@ fn deployment_scales_and_heals() {
     let c = cluster();
     c.ok(&["create", "deployment", "web", "--image=nginx:1", "--replicas=3"]);
     rollout(&c, "web");
+    // The status the rollout ends with; the Progressing reason may be written in a later
+    // sync than the one rollout status saw complete.
+    wait_for(&c, "the complete rollout's status", || {
+        let d = c.get_json(&["deployment", "web"]);
+        d["status"]["availableReplicas"] == 3
+            && d["status"]["updatedReplicas"] == 3
+            && d["status"]["observedGeneration"] == d["metadata"]["generation"]
+            && condition(&d, "Available")["reason"] == "MinimumReplicasAvailable"
+            && condition(&d, "Progressing")["reason"] == "NewReplicaSetAvailable"
+    });
     let d = c.get_json(&["deployment", "web"]);
-    assert_eq!(d["status"]["availableReplicas"], 3, "{d}");
-    assert_eq!(d["status"]["updatedReplicas"], 3);
-    assert_eq!(d["status"]["observedGeneration"], d["metadata"]["generation"]);
     assert_eq!(
         d["metadata"]["annotations"]["deployment.kubernetes.io/revision"],
         "1"
     );
-    assert_eq!(condition(&d, "Available")["reason"], "MinimumReplicasAvailable");
-    assert_eq!(condition(&d, "Progressing")["reason"], "NewReplicaSetAvailable");
 
     // The ReplicaSet: named by the template hash, owned, hash in selector and pods.
     let rs = only_rs(&c, "app=web");
@@ -71,8 +76,9 @@ fn deployment_scales_and_heals() {
     c.ok(&["scale", "deployment", "web", "--replicas=2"]);
     rollout(&c, "web");
     wait_for(&c, "2 live pods", || live_pods(&c, "app=web").len() == 2);
-    let d = c.get_json(&["deployment", "web"]);
-    assert_eq!(d["status"]["replicas"], 2, "{d}");
+    wait_for(&c, "status.replicas 2", || {
+        c.get_json(&["deployment", "web"])["status"]["replicas"] == 2
+    });
 
     // A pod deleted by hand is replaced.
     let victim = name(&live_pods(&c, "app=web")[0]);
@@ -81,15 +87,9 @@ fn deployment_scales_and_heals() {
         let pods = live_pods(&c, "app=web");
         pods.len() == 2 && pods.iter().all(|p| name(p) != victim) && ready_pods(&c, "app=web") == 2
     });
-    let events = c.ok(&[
-        "get",
-        "events",
-        "--field-selector",
-        "reason=SuccessfulCreate",
-        "-o",
-        "name",
-    ]);
-    assert!(!events.trim().is_empty(), "no SuccessfulCreate events");
+    wait_for(&c, "SuccessfulCreate events", || {
+        !events_with_reason(&c, "SuccessfulCreate").is_empty()
+    });
 
     // A pod relabelled out of the selector is released and replaced.
     let stray = name(&live_pods(&c, "app=web")[0]);
@@ -123,17 +123,16 @@ fn replica_sets_adopt_orphans_and_replication_controllers_work() {
     wait_for(&c, "status of the adopter", || {
         let rs = c.get_json(&["rs", "adopter"]);
         rs["status"]["readyReplicas"] == 2
+            && rs["status"]["fullyLabeledReplicas"] == 2
             && rs["status"]["observedGeneration"] == rs["metadata"]["generation"]
     });
-    assert_eq!(
-        live_pods(&c, "app=adopt").len(),
-        2,
-        "nothing should have been created"
-    );
-    assert_eq!(
-        c.get_json(&["rs", "adopter"])["status"]["fullyLabeledReplicas"],
-        2
-    );
+    wait_for(&c, "exactly the two adopted pods live", || {
+        live_pods(&c, "app=adopt").len() == 2
+    });
+    // Nothing extra stays: the two live pods are the adopted orphans.
+    let mut live: Vec<String> = live_pods(&c, "app=adopt").iter().map(name).collect();
+    live.sort();
+    assert_eq!(live, ["orphan-a", "orphan-b"], "nothing should have been created");
 
     // Scaling down removes pods; scaling up creates them with generated names.
     c.ok(&["scale", "rs", "adopter", "--replicas=1"]);
@@ -166,15 +165,9 @@ fn replica_sets_adopt_orphans_and_replication_controllers_work() {
             .contains("later"),
         "{rs}"
     );
-    let events = c.ok(&[
-        "get",
-        "events",
-        "--field-selector",
-        "reason=FailedCreate",
-        "-o",
-        "name",
-    ]);
-    assert!(!events.trim().is_empty(), "no FailedCreate events");
+    wait_for(&c, "FailedCreate events", || {
+        !events_with_reason(&c, "FailedCreate").is_empty()
+    });
     c.ok(&["create", "priorityclass", "later", "--value=10"]);
     wait_for(&c, "the denied pods created after all", || {
         let rs = c.get_json(&["rs", "denied"]);
@@ -240,15 +233,9 @@ fn rolling_update_history_and_undo() {
         "2"
     );
     assert_eq!(images(&c, "app=roll"), ["nginx:2"]);
-    let events = c.ok(&[
-        "get",
-        "events",
-        "--field-selector",
-        "reason=ScalingReplicaSet",
-        "-o",
-        "name",
-    ]);
-    assert!(events.lines().count() >= 2, "ScalingReplicaSet events: {events}");
+    wait_for(&c, "two ScalingReplicaSet events", || {
+        events_with_reason(&c, "ScalingReplicaSet").len() >= 2
+    });
 
     let history = c.ok(&["rollout", "history", "deployment/roll"]);
     assert!(history.contains("1 ") && history.contains("2 "), "{history}");

@@ -13,9 +13,11 @@ use serde_json::{Value, json};
 /// How long any wait may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(120);
 
-/// A server with three simulated nodes (and the scheduler and controllers).
+/// A server with three simulated nodes (and the scheduler and controllers), once the
+/// nodes are Ready and the controllers have created the `default` ServiceAccount (the
+/// server answers `/readyz` before it starts them).
 pub fn cluster() -> Cluster {
-    Cluster::start_with(&["--simulated-nodes", "3"])
+    Cluster::start_with_nodes(3, &[])
 }
 
 /// `kubectl rollout status`, which must succeed.
@@ -43,6 +45,22 @@ pub fn wait_for(c: &Cluster, what: &str, mut f: impl FnMut() -> bool) {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Names of the events (in the default namespace) with the reason.
+pub fn events_with_reason(c: &Cluster, reason: &str) -> Vec<String> {
+    c.ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        &format!("reason={reason}"),
+        "-o",
+        "name",
+    ])
+    .lines()
+    .map(str::to_string)
+    .filter(|l| !l.trim().is_empty())
+    .collect()
 }
 
 /// The condition of a type, or null.

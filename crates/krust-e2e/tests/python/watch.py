@@ -28,7 +28,7 @@ def resume(v1):
     # Resuming from the first object's version replays exactly what came after it.
     seen = []
     w = watch.Watch()
-    for ev in w.stream(v1.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=2):
+    for ev in w.stream(v1.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=30):
         seen.append((ev["type"], ev["object"].metadata.name))
         if len(seen) == 3:
             w.stop()
@@ -43,7 +43,7 @@ def resume(v1):
             v1.create_namespaced_config_map(ns, cm(f"seq{i}"))
 
     threading.Thread(target=writer).start()
-    for ev in w.stream(v1.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=10):
+    for ev in w.stream(v1.list_namespaced_config_map, ns, resource_version=rv, timeout_seconds=30):
         rvs.append(int(ev["object"].metadata.resource_version))
         if sum(1 for _ in rvs) >= 8:
             w.stop()
@@ -65,7 +65,7 @@ def selector_transitions(v1):
     threading.Thread(target=writer).start()
     seen = []
     w = watch.Watch()
-    for ev in w.stream(v1.list_namespaced_config_map, ns, label_selector="role=a", resource_version=rv, timeout_seconds=10):
+    for ev in w.stream(v1.list_namespaced_config_map, ns, label_selector="role=a", resource_version=rv, timeout_seconds=30):
         seen.append(ev["type"])
         if len(seen) == 2:
             w.stop()
