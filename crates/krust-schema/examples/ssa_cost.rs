@@ -53,9 +53,44 @@ fn main() {
     };
     let full_us = time(n, &ctx);
     let memo_us = time(n, &memoised);
+    let status = UpdateContext {
+        manager: "krust-kubelet",
+        subresource: Some("status"),
+        reset: ResetFields::for_write(Some("status"), true),
+        ..ctx
+    };
+    let status_us = time_status(n, &ctx, &status);
     println!(
-        "{{\"iterations\":{n},\"create_record_us\":{full_us:.2},\"create_record_memoised_us\":{memo_us:.2}}}"
+        "{{\"iterations\":{n},\"create_record_us\":{full_us:.2},\"create_record_memoised_us\":{memo_us:.2},\"status_update_record_us\":{status_us:.2}}}"
     );
+}
+
+/// Microseconds per recorded status update of a created pod (a kubelet's report).
+fn time_status(n: usize, create: &UpdateContext<'_>, ctx: &UpdateContext<'_>) -> f64 {
+    let pairs: Vec<(Value, Value)> = (0..n)
+        .map(|i| {
+            let mut old = pod(i);
+            record_update(None, &mut old, create);
+            let mut new = old.clone();
+            new["status"] = json!({"phase": "Running", "qosClass": "Burstable",
+                "podIP": "10.42.0.7", "podIPs": [{"ip": "10.42.0.7"}], "hostIP": "192.168.1.2",
+                "startTime": "2026-11-22T05:00:01Z",
+                "conditions": [
+                    {"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-22T05:00:02Z"},
+                    {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-11-22T05:00:00Z"}],
+                "containerStatuses": [{"name": "main", "ready": true, "restartCount": 0,
+                    "image": "registry.example/app:1.0", "imageID": "sha256:abc",
+                    "containerID": "containerd://123", "started": true,
+                    "state": {"running": {"startedAt": "2026-11-22T05:00:01Z"}}}]});
+            (old, new)
+        })
+        .collect();
+    let start = Instant::now();
+    for (old, mut new) in pairs {
+        record_update(Some(&old), &mut new, ctx);
+        assert!(new["metadata"]["managedFields"].is_array());
+    }
+    start.elapsed().as_secs_f64() * 1e6 / n as f64
 }
 
 /// Microseconds per recorded creation.

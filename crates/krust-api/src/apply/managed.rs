@@ -222,7 +222,12 @@ pub(crate) fn encode_entry(
 }
 
 /// Metadata the server owns, which no manager is recorded as owning.
-fn strip_set() -> FieldSet {
+fn strip_set() -> &'static FieldSet {
+    static SET: std::sync::OnceLock<FieldSet> = std::sync::OnceLock::new();
+    SET.get_or_init(build_strip_set)
+}
+
+fn build_strip_set() -> FieldSet {
     let mut set = FieldSet::new();
     for top in ["apiVersion", "kind", "metadata"] {
         set.insert(&[PathElement::field(top)]);
@@ -249,7 +254,7 @@ pub(crate) fn strip(managers: &mut Managers, key: &ManagerKey) {
     let Some(entry) = managers.get_mut(key) else {
         return;
     };
-    entry.set = entry.set.difference(&strip_set());
+    entry.set = entry.set.difference(strip_set());
     if entry.set.is_empty() {
         managers.remove(key);
     }

@@ -4,14 +4,14 @@
 
 use serde_json::{Value, json};
 
-use super::compare::{Comparison, compare};
+use super::compare::{Comparison, compare_filled};
 use super::fields_of::{ensure_named, field_set};
 use super::managed::{Entry, ManagerKey, Managers};
 use super::merge::{merge, remove};
 use super::path::PathElement;
 use super::set::FieldSet;
 use super::typed::Ty;
-use super::zero::{fill, zero_object};
+use super::zero::zero_object;
 
 /// Fields the server resets on a write, which therefore nobody owns through it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,6 +35,16 @@ impl ResetFields {
             Some("status") => ResetFields::AllButStatus,
             _ if has_status_subresource => ResetFields::Status,
             _ => ResetFields::None,
+        }
+    }
+
+    /// Whether changes under the top-level field can survive the reset (a cheap
+    /// pre-filter: the others need not be compared at all).
+    pub(crate) fn visits(self, field: &str) -> bool {
+        match self {
+            ResetFields::None => true,
+            ResetFields::Status => field != "status",
+            ResetFields::AllButStatus => field == "status",
         }
     }
 
@@ -69,7 +79,7 @@ pub(crate) fn update(
     force: bool,
 ) -> Result<Comparison, ConflictSets> {
     let zero = zero_object(ty);
-    let cmp = compare(&fill(old, &zero), &fill(new, &zero), ty).filtered(|s| reset.filter(s));
+    let cmp = compare_filled(old, new, &zero, ty, &|field| reset.visits(field)).filtered(|s| reset.filter(s));
     let changed = cmp.modified.union(&cmp.added);
     let conflicts: ConflictSets = managers
         .iter()

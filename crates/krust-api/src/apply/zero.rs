@@ -9,6 +9,7 @@
 //! Stored objects are compared with those structs filled in (`fill`), as upstream's typed
 //! objects always have them.
 
+#[cfg(test)]
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
@@ -79,6 +80,7 @@ fn zero_struct(node: &SchemaNode<'_>, depth: usize) -> Value {
 
 /// `v` with the structs of `zero` added where `v` lacks them (or has `null`), the way a
 /// typed Go object always holds them. Only used to compare; the objects are not changed.
+#[cfg(test)]
 pub(crate) fn fill<'v>(v: &'v Value, zero: &Value) -> Cow<'v, Value> {
     let (Value::Object(map), Value::Object(zmap)) = (v, zero) else {
         return Cow::Borrowed(v);
