@@ -71,4 +71,14 @@ pub trait ClusterApi: Send + Sync {
         pv: &'a PersistentVolume,
         pvc: &'a PersistentVolumeClaim,
     ) -> BoxFuture<'a, Result<(), ApiError>>;
+
+    /// Asks for `pvc` to be provisioned for `node` (the `volume.kubernetes.io/selected-node`
+    /// annotation the provisioner acts on) and waits, up to `timeout`, until the claim is
+    /// bound.
+    fn provision_volume<'a>(
+        &'a self,
+        pvc: &'a PersistentVolumeClaim,
+        node: &'a str,
+        timeout: std::time::Duration,
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
 }

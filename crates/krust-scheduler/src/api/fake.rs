@@ -38,6 +38,10 @@ pub enum Call {
         pv: String,
         pvc: String,
     },
+    ProvisionVolume {
+        pvc: String,
+        node: String,
+    },
 }
 
 /// The fake.
@@ -131,6 +135,19 @@ impl ClusterApi for FakeApi {
         self.calls.lock().push(Call::BindVolume {
             pv: pv.metadata.name.clone().unwrap_or_default(),
             pvc: pvc.metadata.name.clone().unwrap_or_default(),
+        });
+        async { Ok(()) }.boxed()
+    }
+
+    fn provision_volume<'a>(
+        &'a self,
+        pvc: &'a PersistentVolumeClaim,
+        node: &'a str,
+        _timeout: std::time::Duration,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        self.calls.lock().push(Call::ProvisionVolume {
+            pvc: pvc.metadata.name.clone().unwrap_or_default(),
+            node: node.into(),
         });
         async { Ok(()) }.boxed()
     }

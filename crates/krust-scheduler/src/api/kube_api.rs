@@ -35,6 +35,10 @@ fn map_err(e: kube::Error) -> ApiError {
 
 const BOUND_BY_CONTROLLER: &str = "pv.kubernetes.io/bound-by-controller";
 const BIND_COMPLETED: &str = "pv.kubernetes.io/bind-completed";
+/// The node a WaitForFirstConsumer claim is to be provisioned for.
+const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
+/// How often a claim being provisioned is looked at.
+const PROVISION_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl ClusterApi for KubeApi {
     fn bind_pod<'a>(
@@ -190,6 +194,47 @@ impl ClusterApi for KubeApi {
                 .await
                 .map_err(map_err)?;
             Ok(())
+        }
+        .boxed()
+    }
+    fn provision_volume<'a>(
+        &'a self,
+        pvc: &'a PersistentVolumeClaim,
+        node: &'a str,
+        timeout: std::time::Duration,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        async move {
+            let ns = pvc.metadata.namespace.clone().unwrap_or_default();
+            let name = pvc.metadata.name.clone().unwrap_or_default();
+            let claims: Api<PersistentVolumeClaim> = Api::namespaced(self.client.clone(), &ns);
+            let patch = serde_json::json!({"metadata": {"annotations": {SELECTED_NODE: node}}});
+            claims
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(map_err)?;
+            // As upstream's PreBind: the pod is bound only once its claim is.
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let claim = claims.get(&name).await.map_err(map_err)?;
+                let bound = claim
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.volume_name.as_deref())
+                    .is_some_and(|v| !v.is_empty());
+                if bound {
+                    return Ok(());
+                }
+                if claim.metadata.deletion_timestamp.is_some() {
+                    return Err(ApiError::Other(format!("claim {ns}/{name} is being deleted")));
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(ApiError::Other(format!(
+                        "claim {ns}/{name} was not provisioned within {}s",
+                        timeout.as_secs()
+                    )));
+                }
+                tokio::time::sleep(PROVISION_POLL).await;
+            }
         }
         .boxed()
     }

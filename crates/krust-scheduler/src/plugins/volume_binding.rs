@@ -4,8 +4,11 @@
 //! node, chosen in Reserve and bound in PreBind through the API (the volume's claimRef,
 //! then the claim's volumeName, annotations and Bound phases — what upstream's volume
 //! binder and PV controller do between them). Unbound claims of an `Immediate` class make
-//! the pod wait. Dynamic provisioning is not supported: a claim that no existing volume
-//! can serve leaves the node infeasible.
+//! the pod wait. A claim no existing volume can serve is provisioned when its class has a
+//! provisioner: PreBind names the chosen node in the claim's
+//! `volume.kubernetes.io/selected-node` annotation and waits for the provisioner to bind it
+//! (storage capacity and the class's allowed topologies are not checked). Without a
+//! provisioner (`kubernetes.io/no-provisioner`) such a claim leaves the node infeasible.
 
 mod matching;
 #[cfg(test)]
@@ -53,14 +56,23 @@ struct PreFilterState {
     bound: Vec<Option<Arc<PersistentVolume>>>,
     /// Unbound WaitForFirstConsumer claims, smallest request first.
     unbound: Vec<Arc<PersistentVolumeClaim>>,
+    /// Per unbound claim: whether its class provisions volumes.
+    provisionable: Vec<bool>,
     /// Volumes not taken by other claims (including assumed bindings).
     candidates: Vec<Arc<PersistentVolume>>,
 }
 
 #[derive(Clone, Default)]
 struct ReserveState {
-    bindings: Vec<(Arc<PersistentVolume>, Arc<PersistentVolumeClaim>)>,
+    /// Each unbound claim with the volume chosen for it, or `None` to provision one.
+    bindings: Vec<(Option<Arc<PersistentVolume>>, Arc<PersistentVolumeClaim>)>,
 }
+
+/// How long PreBind waits for a claim to be provisioned (upstream's bind timeout).
+const PROVISION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The provisioner name of classes that never provision (pre-created local volumes).
+const NO_PROVISIONER: &str = "kubernetes.io/no-provisioner";
 
 fn claim_names(pod: &PodInfo) -> Vec<String> {
     let mut out = Vec::new();
@@ -83,16 +95,31 @@ impl VolumeBinding {
         }
     }
 
-    fn choose(&self, s: &PreFilterState, node: &NodeInfo) -> Option<Vec<Arc<PersistentVolume>>> {
+    /// A volume for each unbound claim on `node` (`None`: to be provisioned), or `None`
+    /// when some claim can be neither bound nor provisioned there.
+    fn choose(&self, s: &PreFilterState, node: &NodeInfo) -> Option<Vec<Option<Arc<PersistentVolume>>>> {
         let mut taken: Vec<String> = Vec::new();
         let mut chosen = Vec::new();
-        for pvc in &s.unbound {
-            let pv = find_matching(pvc, &s.candidates, node, &taken)?;
-            taken.push(pv.metadata.name.clone().unwrap_or_default());
-            chosen.push(pv.clone());
+        for (pvc, provisionable) in s.unbound.iter().zip(&s.provisionable) {
+            match find_matching(pvc, &s.candidates, node, &taken) {
+                Some(pv) => {
+                    taken.push(pv.metadata.name.clone().unwrap_or_default());
+                    chosen.push(Some(pv.clone()));
+                }
+                None if *provisionable => chosen.push(None),
+                None => return None,
+            }
         }
         Some(chosen)
     }
+}
+
+/// Whether the claim's class has a provisioner that creates volumes.
+fn is_provisionable(volumes: &VolumeState, pvc: &PersistentVolumeClaim) -> bool {
+    volumes
+        .classes
+        .get(claim_class(pvc))
+        .is_some_and(|c| !c.provisioner.is_empty() && c.provisioner != NO_PROVISIONER)
 }
 
 fn is_wait_for_first_consumer(volumes: &VolumeState, pvc: &PersistentVolumeClaim) -> bool {
@@ -159,6 +186,7 @@ impl PreFilterPlugin for VolumeBinding {
             }
         }
         unbound.sort_by_key(|c| claim_size(c));
+        let provisionable = unbound.iter().map(|c| is_provisionable(volumes, c)).collect();
         let mut assumed = self.assumed.lock();
         // Forget assumptions the informer has caught up with.
         assumed.retain(|pv, _| {
@@ -190,6 +218,7 @@ impl PreFilterPlugin for VolumeBinding {
         state.write(PreFilterState {
             bound,
             unbound,
+            provisionable,
             candidates,
         });
         Status::success()
@@ -229,6 +258,7 @@ impl ReservePlugin for VolumeBinding {
         let bindings: Vec<_> = chosen.into_iter().zip(s.unbound.iter().cloned()).collect();
         let mut assumed = self.assumed.lock();
         for (pv, pvc) in &bindings {
+            let Some(pv) = pv else { continue };
             let key = format!(
                 "{}/{}",
                 pvc.metadata.namespace.as_deref().unwrap_or(""),
@@ -245,7 +275,9 @@ impl ReservePlugin for VolumeBinding {
         if let Some(r) = state.read::<ReserveState>() {
             let mut assumed = self.assumed.lock();
             for (pv, _) in &r.bindings {
-                assumed.remove(pv.metadata.name.as_deref().unwrap_or(""));
+                if let Some(pv) = pv {
+                    assumed.remove(pv.metadata.name.as_deref().unwrap_or(""));
+                }
             }
         }
     }
@@ -256,17 +288,26 @@ impl PreBindPlugin for VolumeBinding {
         &'a self,
         state: &'a CycleState,
         _pod: &'a PodInfo,
-        _node: &'a str,
+        node: &'a str,
     ) -> BoxFuture<'a, Status> {
         async move {
             let Some(r) = state.read::<ReserveState>() else {
                 return Status::success();
             };
-            for (pv, pvc) in &r.bindings {
+            // Existing volumes first, then the claims to provision (which may take long).
+            for (pv, pvc) in r.bindings.iter().filter_map(|(pv, c)| Some((pv.as_ref()?, c))) {
                 if let Err(e) = self.api.bind_volume(pv, pvc).await {
                     return Status::error(format!(
                         "binding volume {:?} to claim {:?}: {e}",
                         pv.metadata.name.as_deref().unwrap_or(""),
+                        pvc.metadata.name.as_deref().unwrap_or("")
+                    ));
+                }
+            }
+            for (_, pvc) in r.bindings.iter().filter(|(pv, _)| pv.is_none()) {
+                if let Err(e) = self.api.provision_volume(pvc, node, PROVISION_TIMEOUT).await {
+                    return Status::error(format!(
+                        "provisioning a volume for claim {:?}: {e}",
                         pvc.metadata.name.as_deref().unwrap_or("")
                     ));
                 }

@@ -105,6 +105,9 @@ fn snapshot(pvs: Vec<Arc<PersistentVolume>>, pvcs: Vec<Arc<PersistentVolumeClaim
     v.classes
         .insert("local".into(), class("local", "WaitForFirstConsumer"));
     v.classes.insert("fast".into(), class("fast", "Immediate"));
+    let mut dynamic = (*class("dynamic", "WaitForFirstConsumer")).clone();
+    dynamic.provisioner = "rancher.io/local-path".into();
+    v.classes.insert("dynamic".into(), Arc::new(dynamic));
     Snapshot::from_nodes(vec![node("n1").info(), node("n2").info()]).with_volumes(v)
 }
 
@@ -208,6 +211,32 @@ fn smallest_fitting_volume_wins() {
     assert!(plugin.reserve(&mut state, &p, &n1).is_success());
     let chosen = state
         .read::<ReserveState>()
-        .map(|r| r.bindings[0].0.metadata.name.clone());
+        .map(|r| r.bindings[0].0.as_ref().and_then(|pv| pv.metadata.name.clone()));
     assert_eq!(chosen, Some(Some("small".to_string())));
+}
+
+#[test]
+fn claims_of_a_provisioning_class_are_provisioned_for_the_chosen_node() {
+    let api = FakeApi::default();
+    let plugin = VolumeBinding::new(Arc::new(api.clone()));
+    // No volume at all: every node is feasible, the claim is provisioned on the chosen one.
+    let snap = snapshot(vec![], vec![claim("data", "dynamic", "5Gi", None)]);
+    let p = with_claim(pod("p"), "data").info();
+    let (mut state, s) = run(&plugin, &p, &snap);
+    assert!(s.iter().all(Status::is_success), "{s:?}");
+    let n1 = snap.get("n1").unwrap().clone();
+    assert!(plugin.reserve(&mut state, &p, &n1).is_success());
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    assert!(rt.block_on(plugin.pre_bind(&state, &p, "n1")).is_success());
+    assert_eq!(
+        api.calls(),
+        vec![Call::ProvisionVolume {
+            pvc: "data".into(),
+            node: "n1".into()
+        }]
+    );
+    // A class without a provisioner still needs an existing volume.
+    let snap = snapshot(vec![], vec![claim("data", "local", "5Gi", None)]);
+    let (_, s) = run(&plugin, &p, &snap);
+    assert!(s.iter().all(|s| s.message() == ERR_REASON_BIND_CONFLICT), "{s:?}");
 }
