@@ -184,16 +184,25 @@ pub fn default_ingress_class(ing: &mut Value, classes: &[Value]) {
     }
 }
 
-/// With several defaults, upstream picks the newest.
+/// With several defaults, upstream (1.28+) picks the newest, and of equally new ones the
+/// first by name.
 fn newest_default<'a>(classes: &'a [Value], annotation: &str) -> Option<&'a Value> {
+    // StorageClasses may still carry the beta annotation, which upstream honours.
+    let beta = (annotation == DEFAULT_CLASS_ANNOTATION)
+        .then_some("storageclass.beta.kubernetes.io/is-default-class");
     classes
         .iter()
-        .filter(|c| is_default(c, annotation))
-        .max_by_key(|c| {
-            c.pointer("/metadata/creationTimestamp")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
+        .filter(|c| is_default(c, annotation) || beta.is_some_and(|b| is_default(c, b)))
+        .max_by(|a, b| {
+            let created = |c: &Value| {
+                c.pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            created(a)
+                .cmp(&created(b))
+                .then_with(|| name_of(b).cmp(name_of(a)))
         })
 }
 
@@ -253,6 +262,17 @@ mod tests {
         let mut pvc = json!({"spec": {}});
         default_storage_class(&mut pvc, &classes);
         assert_eq!(pvc["spec"]["storageClassName"], "new");
+        let tie = [
+            json!({"metadata": {"name": "b", "creationTimestamp": "2024-01-01T00:00:00Z", "annotations": {DEFAULT_CLASS_ANNOTATION: "true"}}}),
+            json!({"metadata": {"name": "a", "creationTimestamp": "2024-01-01T00:00:00Z", "annotations": {"storageclass.beta.kubernetes.io/is-default-class": "true"}}}),
+            json!({"metadata": {"name": "c", "creationTimestamp": "2025-01-01T00:00:00Z"}}),
+        ];
+        let mut pvc = json!({"spec": {}});
+        default_storage_class(&mut pvc, &tie);
+        assert_eq!(pvc["spec"]["storageClassName"], "a");
+        let mut none = json!({"spec": {}});
+        default_storage_class(&mut none, &tie[2..]);
+        assert!(none["spec"].get("storageClassName").is_none());
         let mut set = json!({"spec": {"storageClassName": ""}});
         default_storage_class(&mut set, &classes);
         assert_eq!(set["spec"]["storageClassName"], "");

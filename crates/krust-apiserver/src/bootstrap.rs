@@ -1,6 +1,7 @@
 //! Objects every cluster starts with: the namespaces default, kube-system, kube-public and
-//! kube-node-lease, the two system PriorityClasses, and the `kubernetes` Service with its
-//! Endpoints and EndpointSlice pointing at this API server (kept current at every start).
+//! kube-node-lease, the two system PriorityClasses, the default StorageClass `local-path`
+//! (as k3s ships), and the `kubernetes` Service with its Endpoints and EndpointSlice
+//! pointing at this API server (kept current at every start).
 
 use krust_api::{ApiError, defaults};
 use serde_json::{Value, json};
@@ -37,6 +38,7 @@ fn system_objects(state: &State) -> Vec<(&'static str, &'static str, Value, bool
             "description": format!("Priority of {what}.")});
         out.push(("scheduling.k8s.io", "priorityclasses", obj, false));
     }
+    out.push(("storage.k8s.io", "storageclasses", default_storage_class(), false));
     let (ip, port) = state.advertise;
     let kubernetes_ip = state.service_ranges.kubernetes_ip().to_string();
     out.push((
@@ -89,6 +91,18 @@ fn system_objects(state: &State) -> Vec<(&'static str, &'static str, Value, bool
         ));
     }
     out
+}
+
+/// The default StorageClass, served by the controller manager's built-in local-path
+/// provisioner. Created when absent at every start, as k3s re-applies its manifest; a
+/// user who wants another default removes the annotation instead of deleting it.
+fn default_storage_class() -> Value {
+    json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+        "metadata": {"name": "local-path",
+            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": "rancher.io/local-path",
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "WaitForFirstConsumer"})
 }
 
 /// Creates the system objects that do not exist yet; the `kubernetes` endpoints are also

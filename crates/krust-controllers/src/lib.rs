@@ -21,6 +21,7 @@ mod manager;
 mod mirroring;
 mod namespace;
 mod nodelifecycle;
+mod persistentvolume;
 mod podgc;
 mod replicaset;
 mod rootca;

@@ -49,6 +49,9 @@ pub struct ControllerConfig {
     pub max_endpoints_per_slice: u32,
     /// Addresses mirrored per Endpoints subset (`--mirroring-max-endpoints-per-subset`).
     pub mirroring_max_endpoints_per_subset: u32,
+    /// Where the built-in local-path provisioner puts volume directories (k3s:
+    /// `/var/lib/rancher/k3s/storage`; the server passes `<data-dir>/storage`).
+    pub local_path_dir: std::path::PathBuf,
 }
 
 impl Default for ControllerConfig {
@@ -69,6 +72,7 @@ impl Default for ControllerConfig {
             large_cluster_size_threshold: 50,
             max_endpoints_per_slice: 100,
             mirroring_max_endpoints_per_subset: 1000,
+            local_path_dir: "/var/lib/krust/storage".into(),
         }
     }
 }
@@ -87,6 +91,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("job", "job-controller"),
     ("namespace", "namespace-controller"),
     ("nodelifecycle", "node-lifecycle-controller"),
+    ("persistentvolume-binder", "persistentvolume-binder-controller"),
     ("podgc", "pod-garbage-collector-controller"),
     ("replicaset", "replicaset-controller"),
     ("replicationcontroller", "replicationcontroller-controller"),
@@ -174,6 +179,7 @@ pub fn registry() -> BTreeMap<&'static str, Register> {
     r.insert("replicaset-controller", crate::replicaset::register_replicaset);
     r.insert(crate::statefulset::NAME, crate::statefulset::register);
     r.insert(crate::daemonset::NAME, crate::daemonset::register);
+    r.insert(crate::persistentvolume::NAME, crate::persistentvolume::register);
     r.insert(
         "replicationcontroller-controller",
         crate::replicaset::register_replication_controller,

@@ -228,6 +228,9 @@ async fn run_components(
         node_monitor_grace_period: args.node_monitor_grace_period,
         node_monitor_period: args.node_monitor_period,
         terminated_pod_gc_threshold: args.terminated_pod_gc_threshold,
+        // As k3s's /var/lib/rancher/k3s/storage: local-path volumes live with the data.
+        local_path_dir: std::path::absolute(args.data_dir.join("storage"))
+            .unwrap_or_else(|_| args.data_dir.join("storage")),
         ..Default::default()
     };
     let unknown = controller_config.unknown();

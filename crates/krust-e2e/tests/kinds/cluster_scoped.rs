@@ -191,7 +191,7 @@ fn priority_classes_storage_classes_leases_and_crds() {
     gone(&c, &["pc", "high-priority"]);
 
     let sc = manifest!("storageclass.yaml");
-    apply(&c, sc, &["storageclass.storage.k8s.io/local-path created"]);
+    apply(&c, sc, &["storageclass.storage.k8s.io/shared-path created"]);
     let header = [
         "NAME",
         "PROVISIONER",
@@ -202,9 +202,9 @@ fn priority_classes_storage_classes_leases_and_crds() {
     ];
     expect_table(
         &c,
-        &["sc", "local-path"],
+        &["sc", "shared-path"],
         &header,
-        "local-path (default)",
+        "shared-path (default)",
         &[
             ("PROVISIONER", "rancher.io/local-path"),
             ("RECLAIMPOLICY", "Delete"),
@@ -213,7 +213,7 @@ fn priority_classes_storage_classes_leases_and_crds() {
         ],
     );
     expect(
-        &c.get_json(&["storageclass", "local-path"]),
+        &c.get_json(&["storageclass", "shared-path"]),
         &[
             ("/reclaimPolicy", json!("Delete")),
             ("/volumeBindingMode", json!("Immediate")),
@@ -228,13 +228,13 @@ fn priority_classes_storage_classes_leases_and_crds() {
     apply(
         &c,
         &changed,
-        &["storageclass.storage.k8s.io/local-path configured"],
+        &["storageclass.storage.k8s.io/shared-path configured"],
     );
     expect_table(
         &c,
-        &["storageclass", "local-path"],
+        &["storageclass", "shared-path"],
         &header,
-        "local-path",
+        "shared-path",
         &[("ALLOWVOLUMEEXPANSION", "false")],
     );
     let err = rejected(
@@ -249,9 +249,9 @@ fn priority_classes_storage_classes_leases_and_crds() {
     delete(
         &c,
         &changed,
-        &["storageclass.storage.k8s.io \"local-path\" deleted"],
+        &["storageclass.storage.k8s.io \"shared-path\" deleted"],
     );
-    gone(&c, &["sc", "local-path"]);
+    gone(&c, &["sc", "shared-path"]);
 
     let lease = manifest!("lease.yaml");
     apply(

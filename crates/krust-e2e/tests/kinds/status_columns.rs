@@ -389,7 +389,7 @@ fn get_all_short_names_and_explain() {
         ("ing", "ingress.networking.k8s.io/minimal-ingress"),
         ("netpol", "networkpolicy.networking.k8s.io/test-network-policy"),
         ("pdb", "poddisruptionbudget.policy/zk-pdb"),
-        ("sc", "storageclass.storage.k8s.io/local-path"),
+        ("sc", "storageclass.storage.k8s.io/shared-path"),
         ("pc", "priorityclass.scheduling.k8s.io/high-priority"),
         (
             "crd",
