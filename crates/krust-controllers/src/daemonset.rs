@@ -5,9 +5,13 @@
 //! (RollingUpdate within maxUnavailable or maxSurge, or OnDelete), each template kept as
 //! a ControllerRevision for `kubectl rollout history|undo|status`.
 //!
-//! Decisions are pure (`placement`, `plan`, `status`, `crate::history`); `reconcile`
-//! carries them out through the API.
+//! A daemon pod that fails is killed and recreated, no more often than the per-node
+//! back-off (`backoff`) allows.
+//!
+//! Decisions are pure (`placement`, `plan`, `backoff`, `status`, `crate::history`);
+//! `reconcile` carries them out through the API.
 
+mod backoff;
 mod expectations;
 mod placement;
 mod plan;

@@ -6,9 +6,14 @@
 //! (RollingUpdate with partition and maxUnavailable, or OnDelete). Each template is kept
 //! as a ControllerRevision, so `kubectl rollout history|undo|status` work.
 //!
-//! Decisions are pure (`plan`, `identity`, `retention`, `status`, `crate::history`);
-//! `reconcile` carries them out through the API.
+//! Pods are claimed as upstream claims them (`claim`): owned pods that stop matching the
+//! selector or the ordinal naming are released, matching orphans with one of the set's
+//! names adopted. A released pod keeps its name, so its ordinal waits until it is gone.
+//!
+//! Decisions are pure (`claim`, `plan`, `identity`, `retention`, `status`,
+//! `crate::history`); `reconcile` carries them out through the API.
 
+mod claim;
 mod identity;
 mod plan;
 pub(crate) mod pods;

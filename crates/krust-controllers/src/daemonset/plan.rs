@@ -1,8 +1,9 @@
 //! What one sync of a DaemonSet does, decided as upstream's `manage` and `rollingUpdate`
 //! decide it, as pure functions of the nodes and the pods on each:
 //!
-//! - a node the pod belongs on without a pod gets one; failed pods are deleted (and
-//!   replaced next time); a node with several pods keeps the oldest (with maxSurge: the
+//! - a node the pod belongs on without a pod gets one; failed pods are listed apart, to
+//!   be deleted (and replaced next time) as the failed-pod back-off (`backoff`) allows,
+//!   succeeded ones are deleted; a node with several pods keeps the oldest (with maxSurge: the
 //!   oldest new one while it is not yet available and the old one is Ready); pods on nodes
 //!   they no longer belong on, or on nodes that are gone, are deleted;
 //! - RollingUpdate without surge deletes old pods while at most maxUnavailable daemon pods
@@ -14,6 +15,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::{api::core::v1::Pod, jiff::Timestamp};
 
+use super::backoff::FailedPod;
 use super::placement::Fit;
 use crate::statefulset::pods::{is_available, is_failed, is_finished, is_ready, is_terminating, revision_of};
 
@@ -32,10 +34,13 @@ pub(crate) struct Changes {
     pub create_on: Vec<String>,
     /// Pods to delete, by name.
     pub delete: Vec<String>,
+    /// Failed pods on nodes they may stay on: deleted only as the back-off allows.
+    pub failed: Vec<FailedPod>,
 }
 
 impl Changes {
-    /// Nothing to do.
+    /// Nothing to create or delete (failed pods still waiting for their back-off do not
+    /// count).
     pub(crate) fn is_empty(&self) -> bool {
         self.create_on.is_empty() && self.delete.is_empty()
     }
@@ -76,7 +81,12 @@ pub(crate) fn manage(nodes: &Nodes<'_>, hash: &str, surge: bool, min_ready: i32,
         } else if fit.should_continue {
             let mut running: Vec<&Pod> = Vec::new();
             for p in pods.iter().copied().filter(|p| !is_terminating(p)) {
-                if is_finished(p) || is_failed(p) {
+                if is_failed(p) {
+                    c.failed.push(FailedPod {
+                        node: node.clone(),
+                        pod: name(p),
+                    });
+                } else if is_finished(p) {
                     c.delete.push(name(p));
                 } else {
                     running.push(p);
@@ -256,6 +266,8 @@ mod tests {
             ("d", ready("p-d1", "h1")),
             ("d", ready("p-d2", "h1")),
             ("e", pod("p-e", "Failed", None, "h1")),
+            ("f", pod("p-f", "Succeeded", None, "h1")),
+            ("c", pod("p-c2", "Failed", None, "h1")),
         ];
         let n = nodes(
             &[
@@ -264,6 +276,7 @@ mod tests {
                 ("c", OUT),
                 ("d", RUN),
                 ("e", RUN),
+                ("f", RUN),
                 ("new", RUN),
             ],
             &pods,
@@ -272,7 +285,16 @@ mod tests {
         assert_eq!(c.create_on, ["new"]);
         let mut deleted = c.delete.clone();
         deleted.sort();
-        assert_eq!(deleted, ["p-c", "p-d2", "p-e", "p-gone"]);
+        assert_eq!(deleted, ["p-c", "p-c2", "p-d2", "p-f", "p-gone"]);
+        // A failed pod where one belongs waits for the back-off; one where none belongs
+        // goes at once.
+        assert_eq!(
+            c.failed,
+            [FailedPod {
+                node: "e".into(),
+                pod: "p-e".into()
+            }]
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ use kube::{
 use parking_lot::Mutex;
 use serde_json::json;
 
+use super::backoff::FailedPodsBackoff;
 use super::expectations::Expectations;
 use super::placement::{add_daemon_tolerations, fit, pin_to_node, target_node};
 use super::plan::{self, Changes, Nodes};
@@ -68,6 +69,7 @@ pub(crate) struct State {
     revisions: Store<ControllerRevision>,
     events: Events,
     expectations: Expectations,
+    failed_pods: Mutex<FailedPodsBackoff>,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -87,6 +89,7 @@ impl State {
             nodes,
             revisions,
             expectations: Expectations::default(),
+            failed_pods: Mutex::default(),
             failures: Mutex::default(),
         }
     }
@@ -182,6 +185,7 @@ async fn sync(ds: &DaemonSet, st: &State, key: &str) -> Result<Action, Error> {
     }
 
     let mut changes = Changes::default();
+    let mut retry_failed = None;
     let mut failure = None;
     let in_sync = st.expectations.satisfied(
         &uid,
@@ -208,6 +212,7 @@ async fn sync(ds: &DaemonSet, st: &State, key: &str) -> Result<Action, Error> {
             max_unavailable = 1;
         }
         changes = plan::manage(&view, &hash, max_surge > 0, min_ready, now);
+        retry_failed = kill_failed(st, ds, &mut changes);
         if changes.is_empty() && rolling {
             changes = plan::rolling_update(&view, &hash, max_surge, max_unavailable, min_ready, now);
         }
@@ -238,7 +243,38 @@ async fn sync(ds: &DaemonSet, st: &State, key: &str) -> Result<Action, Error> {
         && pods
             .iter()
             .all(|p| !is_terminating(p) && is_available(p, min_ready, now));
-    Ok(Action::requeue(if settled { RESYNC } else { WAIT }))
+    let after = if settled { RESYNC } else { WAIT };
+    Ok(Action::requeue(
+        retry_failed.map_or(after, |r: Duration| after.min(r)),
+    ))
+}
+
+/// Moves the failed pods the back-off lets go into the deletes, with upstream's
+/// `FailedDaemonPod` warning for each; returns when to look again for the ones held back.
+fn kill_failed(st: &State, ds: &DaemonSet, changes: &mut Changes) -> Option<Duration> {
+    let failed = std::mem::take(&mut changes.failed);
+    if failed.is_empty() {
+        return None;
+    }
+    let uid = ds.uid().unwrap_or_default();
+    let admitted = st.failed_pods.lock().admit(&uid, &failed, Instant::now());
+    let ns = ds.namespace().unwrap_or_default();
+    for f in admitted.kill {
+        st.events.warning(
+            ds.object_ref(&()),
+            "FailedDaemonPod",
+            "Delete",
+            format!(
+                "Found failed daemon pod {ns}/{} on node {}, will try to kill it",
+                f.pod, f.node
+            ),
+        );
+        changes.delete.push(f.pod);
+    }
+    if let Some(left) = admitted.retry_in {
+        tracing::debug!(key = %key_of(ds), ?left, "replacing failed daemon pods is backing off");
+    }
+    admitted.retry_in
 }
 
 /// The set's pods: owned ones and adopted orphans with its labels.

@@ -18,11 +18,15 @@ use kube::{
     Api, Resource, ResourceExt,
     api::{DeleteParams, Patch, PatchParams, PostParams, Preconditions},
     core::Selector,
-    runtime::{controller::Action, reflector::Store},
+    runtime::{
+        controller::Action,
+        reflector::{ObjectRef, Store},
+    },
 };
 use parking_lot::Mutex;
 use serde_json::json;
 
+use super::claim;
 use super::identity::{self, claims, in_range, new_pod};
 use super::plan::{self, Revision, Step, Strategy, Why};
 use super::pods::{self, ordinal_in};
@@ -30,7 +34,7 @@ use super::retention::{Policy, desired_owners, owner};
 use super::status::{self, Facts};
 use crate::apierror::{is_already_exists, is_not_found};
 use crate::history::{self, Choice, Created, Revisions};
-use crate::replicaset::{Claim, Events, adopt_patch, classify, controller_ref};
+use crate::replicaset::{Claim, Events, adopt_patch, classify, controller_ref, release_patch};
 
 /// Every set is looked at again this often even without events.
 const RESYNC: Duration = Duration::from_secs(30);
@@ -58,6 +62,15 @@ pub(crate) enum Error {
     Collision {
         /// namespace/name
         key: String,
+    },
+    /// A pod the set does not own (e.g. one it released) has the name of a missing
+    /// ordinal: identity is by name, so the set waits for it to go, as upstream does.
+    #[error("{key}: pod {pod} exists but is not owned by the set")]
+    NameTaken {
+        /// namespace/name
+        key: String,
+        /// The pod's name.
+        pod: String,
     },
 }
 
@@ -208,8 +221,8 @@ impl<'a> Sync<'a> {
         Ok(Action::requeue(self.next_look(&pod_refs, &update_name)))
     }
 
-    /// Pods of the set: owned ones, and orphans with the set's labels and one of its pod
-    /// names, adopted.
+    /// Pods of the set (`claim::decide`): owned ones, and orphans with the set's labels
+    /// and one of its pod names, adopted; owned pods that stopped matching are released.
     async fn claim_pods(&self, selector: &Selector, deleting: bool) -> Result<Vec<Pod>, Error> {
         let candidates: Vec<Arc<Pod>> = self
             .st
@@ -221,14 +234,14 @@ impl<'a> Sync<'a> {
         let api: Api<Pod> = Api::namespaced(self.st.client.clone(), &self.ns);
         let mut out = Vec::new();
         for p in candidates {
-            let member = ordinal_in(&self.name, &p).is_some();
-            match classify(&self.uid, deleting, Some(selector), &p.metadata) {
+            let pod_uid = p.metadata.uid.as_deref().unwrap_or_default();
+            match claim::decide(&self.name, &self.uid, deleting, selector, &p) {
                 Claim::Owned => out.push(p.as_ref().clone()),
-                Claim::Adopt if member => {
+                Claim::Adopt => {
                     let Some(owner) = controller_ref(self.set) else {
                         continue;
                     };
-                    let patch = adopt_patch(&owner, p.metadata.uid.as_deref().unwrap_or_default());
+                    let patch = adopt_patch(&owner, pod_uid);
                     match api
                         .patch(&p.name_any(), &PatchParams::default(), &Patch::Strategic(patch))
                         .await
@@ -238,9 +251,19 @@ impl<'a> Sync<'a> {
                         Err(e) => return Err(self.api_err(format!("adopting pod {}", p.name_any()))(e)),
                     }
                 }
-                // Releasing pods that stopped matching is left to the garbage collector's
-                // view of ownership, as the set never deletes a pod it does not select.
-                _ => {}
+                Claim::Release => {
+                    let patch = release_patch(&self.uid, pod_uid);
+                    match api
+                        .patch(&p.name_any(), &PatchParams::default(), &Patch::Strategic(patch))
+                        .await
+                    {
+                        Ok(_) => {}
+                        // Gone, recreated under the same name, or already released.
+                        Err(e) if matches!(crate::apierror::code(&e), Some(404 | 409 | 422)) => {}
+                        Err(e) => return Err(self.api_err(format!("releasing pod {}", p.name_any()))(e)),
+                    }
+                }
+                Claim::Ignore => {}
             }
         }
         Ok(out)
@@ -434,8 +457,7 @@ impl<'a> Sync<'a> {
     }
 
     fn cached_claim(&self, c: &PersistentVolumeClaim) -> Option<Arc<PersistentVolumeClaim>> {
-        let r = kube::runtime::reflector::ObjectRef::new(c.metadata.name.as_deref().unwrap_or_default())
-            .within(&self.ns);
+        let r = ObjectRef::new(c.metadata.name.as_deref().unwrap_or_default()).within(&self.ns);
         self.st.claims.get(&r)
     }
 
@@ -470,7 +492,17 @@ impl<'a> Sync<'a> {
                         "Create",
                         format!("create Pod {name} in StatefulSet {} successful", self.name),
                     ),
-                    Err(e) if is_already_exists(&e) => {}
+                    Err(e) if is_already_exists(&e) => {
+                        // Our own create the cache has yet to show is fine; a pod the set
+                        // does not own under that name holds the ordinal up.
+                        let cached = ObjectRef::new(&name).within(&self.ns);
+                        if self.st.pods.get(&cached).is_some() {
+                            return Err(Error::NameTaken {
+                                key: self.key.clone(),
+                                pod: name,
+                            });
+                        }
+                    }
                     Err(e) => {
                         self.warn(
                             "FailedCreate",

@@ -1,6 +1,6 @@
 //! DaemonSets on simulated nodes: a pod per node (placed by the scheduler through node
 //! affinity), tainted nodes skipped, a node joining later gets its pod, rolling updates
-//! and rollback with the real kubectl.
+//! and rollback, and failed daemon pods replaced, with the real kubectl.
 
 use std::time::Duration;
 
@@ -185,4 +185,77 @@ fn daemonset_rolling_update_history_and_undo() {
         let p = placement(&c, "app=logs");
         p.len() == 3 && p.iter().all(|(_, i)| i == "busybox:3")
     });
+}
+
+/// The name, uid and node of the live pod of the labels on `node`, if there is one.
+fn pod_on(c: &krust_e2e::Cluster, selector: &str, node: &str) -> Option<(String, String)> {
+    live_pods(c, selector)
+        .iter()
+        .find(|p| p["spec"]["nodeName"] == node)
+        .map(|p| {
+            (
+                name(p),
+                p["metadata"]["uid"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+}
+
+/// Marks a pod Failed through the status subresource, as a kubelet would.
+fn fail_pod(c: &krust_e2e::Cluster, pod: &str) {
+    c.ok(&[
+        "patch",
+        "pod",
+        pod,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Failed"}}"#,
+    ]);
+}
+
+#[test]
+fn daemonset_replaces_failed_pods() {
+    let c = cluster();
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        &daemon_set("crashy", "busybox:1", json!({"type": "RollingUpdate"})),
+    );
+    ds_rollout(&c, "crashy");
+    let (first, first_uid) = pod_on(&c, "app=crashy", "sim-1").expect("a pod on sim-1");
+
+    // A failed daemon pod is killed with a warning and a new one made on its node.
+    fail_pod(&c, &first);
+    wait_for(&c, "a new Ready pod on sim-1", || {
+        pod_on(&c, "app=crashy", "sim-1").is_some_and(|(_, uid)| uid != first_uid)
+            && ready_pods(&c, "app=crashy") == 3
+    });
+    wait_for(&c, "the FailedDaemonPod event", || {
+        !events_with_reason(&c, "FailedDaemonPod").is_empty()
+    });
+    let events = c.get_json(&["events", "--field-selector", "reason=FailedDaemonPod"]);
+    let note = events["items"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        note,
+        format!("Found failed daemon pod default/{first} on node sim-1, will try to kill it"),
+        "{events}"
+    );
+    assert_eq!(events["items"][0]["type"], "Warning");
+
+    // Failing again on the same node: replaced again once the (short) back-off is over.
+    let (second, second_uid) = pod_on(&c, "app=crashy", "sim-1").expect("a pod on sim-1");
+    fail_pod(&c, &second);
+    wait_for(&c, "another new Ready pod on sim-1", || {
+        pod_on(&c, "app=crashy", "sim-1").is_some_and(|(_, uid)| uid != first_uid && uid != second_uid)
+            && ready_pods(&c, "app=crashy") == 3
+    });
+    wait_for(&c, "a FailedDaemonPod event per failed pod", || {
+        events_with_reason(&c, "FailedDaemonPod").len() >= 2
+    });
+    ds_rollout(&c, "crashy");
+    // The other nodes' pods were left alone.
+    let ds = c.get_json(&["daemonset", "crashy"]);
+    assert_eq!(ds["status"]["numberReady"], 3, "{ds}");
 }

@@ -1,6 +1,6 @@
 //! StatefulSets on simulated nodes: ordered creation and scale-down, stable identity,
-//! claims that outlive their pods, rolling updates with a partition, and rollback through
-//! ControllerRevisions with the real kubectl.
+//! claims that outlive their pods, rolling updates with a partition, rollback through
+//! ControllerRevisions, and releasing and adopting pods, with the real kubectl.
 
 use serde_json::{Value, json};
 
@@ -243,4 +243,84 @@ fn statefulset_parallel_partitioned_update_and_rollback() {
         let rev = c.get_json(&["controllerrevision", &first_rev]);
         s["status"]["currentRevision"] == first_rev.as_str() && rev["revision"] == 3
     });
+}
+
+/// The uid of the StatefulSet controlling the pod, or "" when none does.
+fn set_controlling(c: &krust_e2e::Cluster, pod: &str) -> String {
+    let p = c.get_json(&["pod", pod]);
+    p["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["kind"] == "StatefulSet" && r["controller"] == true)
+        .and_then(|r| r["uid"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn uid_of(c: &krust_e2e::Cluster, kind: &str, name: &str) -> String {
+    c.get_json(&[kind, name])["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn statefulset_releases_pods_that_stop_matching_and_adopts_members() {
+    let c = cluster();
+    // An orphan with the set's labels but not one of its names is never adopted.
+    c.ok_stdin(&["apply", "-f", "-"], &bare_pod("stranger-0", "app=rel"));
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        &stateful_set("rel", 2, "nginx:1", json!({})),
+    );
+    sts_rollout(&c, "rel");
+    let set_uid = uid_of(&c, "statefulset", "rel");
+    let pod_uid = uid_of(&c, "pod", "rel-1");
+    assert_eq!(set_controlling(&c, "rel-1"), set_uid);
+
+    // Relabelled out of the selector: released, not deleted; the set no longer counts it
+    // and, identity being the name, does not make another rel-1 while it exists.
+    c.ok(&["label", "pod", "rel-1", "app=gone", "--overwrite"]);
+    wait_for(&c, "rel-1 released", || set_controlling(&c, "rel-1").is_empty());
+    wait_for(&c, "the set counting one pod", || {
+        c.get_json(&["statefulset", "rel"])["status"]["replicas"] == 1
+    });
+    assert_eq!(
+        uid_of(&c, "pod", "rel-1"),
+        pod_uid,
+        "the released pod was replaced"
+    );
+    let p = c.get_json(&["pod", "rel-1"]);
+    assert!(
+        p["metadata"]["ownerReferences"]
+            .as_array()
+            .is_none_or(|refs| refs.iter().all(|r| r["uid"] != set_uid.as_str())),
+        "{p}"
+    );
+
+    // Matching again with one of the set's names: adopted back, the same pod.
+    c.ok(&["label", "pod", "rel-1", "app=rel", "--overwrite"]);
+    wait_for(&c, "rel-1 adopted again", || {
+        set_controlling(&c, "rel-1") == set_uid
+    });
+    assert_eq!(uid_of(&c, "pod", "rel-1"), pod_uid);
+    wait_for(&c, "the set counting two pods", || {
+        c.get_json(&["statefulset", "rel"])["status"]["replicas"] == 2
+    });
+
+    // Released again and then deleted: the name is free, so the set makes a new rel-1.
+    c.ok(&["label", "pod", "rel-1", "app=gone", "--overwrite"]);
+    wait_for(&c, "rel-1 released again", || {
+        set_controlling(&c, "rel-1").is_empty()
+    });
+    c.ok(&["delete", "pod", "rel-1", "--wait=true"]);
+    wait_for(&c, "a new rel-1 owned by the set", || {
+        c.kubectl(&["get", "pod", "rel-1"]).status.success()
+            && set_controlling(&c, "rel-1") == set_uid
+            && uid_of(&c, "pod", "rel-1") != pod_uid
+    });
+    sts_rollout(&c, "rel");
+    assert_eq!(pod_names(&c, "app=rel"), ["rel-0", "rel-1", "stranger-0"]);
+    assert_eq!(set_controlling(&c, "stranger-0"), "");
 }
