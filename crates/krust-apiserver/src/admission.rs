@@ -1,7 +1,8 @@
 //! Built-in mutating admission on create, as upstream's default admission plugins do:
 //! Priority (a pod's priority from its PriorityClass), DefaultTolerationSeconds (pods
 //! tolerate not-ready/unreachable nodes for 300 s), DefaultStorageClass and
-//! DefaultIngressClass (claims and ingresses without a class get the default one).
+//! DefaultIngressClass (claims and ingresses without a class get the default one),
+//! ServiceAccount (see [`service_account`]).
 //!
 //! The decisions are pure functions over the object and the classes that exist; the
 //! handler reads the classes from the watch cache.
@@ -10,6 +11,8 @@ use krust_api::ApiError;
 use serde_json::{Value, json};
 
 use crate::state::State;
+
+pub mod service_account;
 
 /// Seconds a pod tolerates a not-ready or unreachable node before eviction.
 pub const DEFAULT_TOLERATION_SECONDS: i64 = 300;
@@ -68,6 +71,31 @@ fn objects(state: &State, group: &str, plural: &str) -> Vec<Value> {
         .iter()
         .filter_map(|o| serde_json::from_slice(&o.stored).ok())
         .collect()
+}
+
+/// Admission that upstream runs after field ownership is recorded, so that what it adds
+/// is owned by nobody (the ServiceAccount plugin's token volume).
+pub async fn admit_create_after_recording(state: &State, group: &str, kind: &str, obj: &mut Value) {
+    if (group, kind) == ("", "Pod") {
+        let account = service_account_of(state, obj).await;
+        service_account::admit(obj, |_| account, &crate::meta::random_suffix());
+    }
+}
+
+/// The ServiceAccount a new pod will run as, if it exists: from the watch cache, else
+/// from the store (an account created just before the pod may not be cached yet, as
+/// upstream's plugin falls back to a live read).
+async fn service_account_of(state: &State, pod: &Value) -> Option<Value> {
+    let namespace = pod.pointer("/metadata/namespace").and_then(Value::as_str)?;
+    let name = service_account::account_name(pod);
+    let def = state.find("", "v1", "serviceaccounts")?;
+    let key = def.key(Some(namespace), &name);
+    if let Some(cache) = state.cache.resource(&def.storage_prefix())
+        && let (Some(obj), _) = cache.get(&key)
+    {
+        return serde_json::from_slice(&obj.stored).ok();
+    }
+    state.read(&key).await.ok().flatten().map(|current| current.value)
 }
 
 fn name_of(v: &Value) -> &str {

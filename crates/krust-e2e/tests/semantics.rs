@@ -402,3 +402,49 @@ fn eviction_respects_disruption_budgets_and_drain_works() {
             .is_none_or(|u| u == false)
     );
 }
+
+/// ServiceAccount admission: a pod runs as `default` and every container mounts the
+/// token volume, unless the pod or its account turns automounting off.
+#[test]
+fn pods_get_their_service_account_token_volume() {
+    let c = Cluster::start();
+    c.ok(&["run", "web", "--image=nginx", "--restart=Never"]);
+    let p = c.get_json(&["pod", "web"]);
+    let spec = &p["spec"];
+    assert_eq!(spec["serviceAccountName"], "default", "{p}");
+    assert_eq!(spec["serviceAccount"], "default", "{p}");
+    let volume = spec["volumes"][0]["name"].as_str().unwrap_or_default();
+    assert!(
+        volume.starts_with("kube-api-access-") && volume.len() == 21,
+        "{p}"
+    );
+    let sources = &spec["volumes"][0]["projected"]["sources"];
+    assert_eq!(sources[0]["serviceAccountToken"]["path"], "token", "{p}");
+    assert_eq!(sources[1]["configMap"]["name"], "kube-root-ca.crt", "{p}");
+    assert_eq!(sources[2]["downwardAPI"]["items"][0]["path"], "namespace", "{p}");
+    let mount = &spec["containers"][0]["volumeMounts"][0];
+    assert_eq!(mount["name"], volume, "{p}");
+    assert_eq!(
+        mount["mountPath"],
+        "/var/run/secrets/kubernetes.io/serviceaccount"
+    );
+    assert_eq!(mount["readOnly"], true);
+
+    // An account that does not automount: its pods get no volume.
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: quiet\nautomountServiceAccountToken: false\n",
+    );
+    c.ok(&[
+        "run",
+        "quiet",
+        "--image=nginx",
+        "--restart=Never",
+        "--overrides",
+        r#"{"spec": {"serviceAccountName": "quiet"}}"#,
+    ]);
+    let p = c.get_json(&["pod", "quiet"]);
+    assert_eq!(p["spec"]["serviceAccountName"], "quiet", "{p}");
+    assert!(p["spec"].get("volumes").is_none(), "{p}");
+    assert!(p["spec"]["containers"][0].get("volumeMounts").is_none(), "{p}");
+}

@@ -246,6 +246,7 @@ pub(super) async fn create_object(
     if record {
         apply::record(ctx, None, &mut obj);
     }
+    admission::admit_create_after_recording(&ctx.state, &g, &k, &mut obj).await;
     let unallocated = obj;
     // A Service's cluster IP or node port can be taken by a concurrent create between
     // choosing it and writing: then choose again.
