@@ -82,20 +82,31 @@ pub async fn admit_create_after_recording(state: &State, group: &str, kind: &str
     }
 }
 
-/// The ServiceAccount a new pod will run as, if it exists: from the watch cache, else
-/// from the store (an account created just before the pod may not be cached yet, as
-/// upstream's plugin falls back to a live read).
+/// The ServiceAccount a new pod will run as, if it exists, from the watch cache. An
+/// account written just before the pod may not be cached yet (upstream's plugin falls
+/// back to a live read for that): when the cache trails this server's newest write to
+/// an account, it is waited for first. A store read on every pod would cost creates.
 async fn service_account_of(state: &State, pod: &Value) -> Option<Value> {
     let namespace = pod.pointer("/metadata/namespace").and_then(Value::as_str)?;
     let name = service_account::account_name(pod);
     let def = state.find("", "v1", "serviceaccounts")?;
     let key = def.key(Some(namespace), &name);
-    if let Some(cache) = state.cache.resource(&def.storage_prefix())
-        && let (Some(obj), _) = cache.get(&key)
-    {
+    let cache = state.cache.resource(&def.storage_prefix())?;
+    if let (Some(obj), _) = cache.get(&key) {
         return serde_json::from_slice(&obj.stored).ok();
     }
-    state.read(&key).await.ok().flatten().map(|current| current.value)
+    let pending = state.admission_rv.load(std::sync::atomic::Ordering::Acquire);
+    if state.cache.revision() >= pending
+        || state
+            .cache
+            .wait_for(pending, crate::state::CACHE_WAIT)
+            .await
+            .is_err()
+    {
+        return None;
+    }
+    let (obj, _) = cache.get(&key);
+    serde_json::from_slice(&obj?.stored).ok()
 }
 
 fn name_of(v: &Value) -> &str {

@@ -50,7 +50,7 @@ pub struct State {
     /// Address and port the `kubernetes` Service's endpoints point at.
     pub advertise: (std::net::IpAddr, u16),
     /// Revision of the newest write, through this server, to what admission reads from
-    /// the watch cache (webhook configurations, namespaces): admission waits for the
+    /// the watch cache (webhook configurations, namespaces, service accounts): admission waits for the
     /// cache to reach it, so such a write is in force for the requests that follow it.
     pub admission_rv: std::sync::atomic::AtomicU64,
     /// Field sets of creations by shape, for the built-in kinds (whose schemas never
@@ -144,10 +144,11 @@ impl State {
 
     /// Records a write to a key admission reads from the cache (see `admission_rv`).
     fn note_admission_input(&self, key: &str, revision: u64) {
-        const INPUTS: [&str; 3] = [
+        const INPUTS: [&str; 4] = [
             "/registry/admissionregistration.k8s.io/mutatingwebhookconfigurations/",
             "/registry/admissionregistration.k8s.io/validatingwebhookconfigurations/",
             "/registry/core/namespaces/",
+            "/registry/core/serviceaccounts/",
         ];
         if INPUTS.iter().any(|p| key.starts_with(p)) {
             self.admission_rv
