@@ -305,6 +305,12 @@ impl State {
         convert::convert(obj, &def.kind, &def.api_version(), &to)
     }
 
+    /// Whether objects of `def` are served exactly as stored (plus their
+    /// resourceVersion): the storage version, and no read-time defaults.
+    pub fn serves_stored_form(&self, def: &ResourceDef) -> bool {
+        def.is_storage_version() && !self.crd_compiled(def).is_some_and(|c| c.has_defaults())
+    }
+
     /// Renders stored bytes as the served version's JSON.
     pub fn render_served(&self, def: &ResourceDef, stored_bytes: &[u8], rv: u64) -> Result<Bytes, ApiError> {
         if self.crd_compiled(def).is_some_and(|c| c.has_defaults()) {

@@ -44,6 +44,7 @@ fn init_tracing() {
 }
 
 fn main() -> anyhow::Result<()> {
+    krust_alloc::return_freed_memory_promptly();
     let cli = Cli::parse();
     init_tracing();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

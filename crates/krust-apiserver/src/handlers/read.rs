@@ -241,6 +241,11 @@ async fn expired_continue(ctx: &Ctx, t: &ContinueToken) -> Result<Resp, ApiError
 
 fn render_list(ctx: &Ctx, output: Output, include: IncludeObject, listed: Listed) -> Result<Resp, ApiError> {
     match output {
+        Output::Json if ctx.state.serves_stored_form(&ctx.def) => Ok(respond::bytes(
+            200,
+            respond::JSON,
+            render::json_list_stored(&ctx.def, &listed.items, &listed.meta),
+        )),
         Output::Json => {
             let items: Vec<Bytes> = listed
                 .items
