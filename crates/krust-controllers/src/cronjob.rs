@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::informers::Informers;
 use crate::keyed::{self, Seen};
 use crate::manager::Context;
-use crate::replicaset::{Events, controller_of, nudged, ready, ref_is};
+use crate::replicaset::{Events, controller_key, nudged, ready};
 use crate::workqueue::Queue;
 
 /// The name in the controller registry (upstream's).
@@ -30,12 +30,7 @@ pub const NAME: &str = "cronjob-controller";
 
 /// The key of the CronJob controlling a Job, if one does.
 fn cronjob_of(job: &Job) -> Option<String> {
-    let r = controller_of(&job.metadata).filter(|r| ref_is::<CronJob>(r))?;
-    Some(format!(
-        "{}/{}",
-        job.metadata.namespace.as_deref().unwrap_or_default(),
-        r.name
-    ))
+    controller_key::<CronJob>(&job.metadata)
 }
 
 /// Registers the controller on the shared CronJob and Job informers.

@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     informers::Informers,
+    keyed,
     manager::Context,
     replicaset::{nudged, owners_to_wake, ready},
 };
@@ -54,15 +55,11 @@ pub(crate) fn register(
     let node_events = informers.subscribe::<Node>();
     let revisions = informers.store::<ControllerRevision>();
     Box::pin(async move {
-        let all_ready =
-            futures_util::future::join4(ready(&sets), ready(&pods), ready(&nodes), ready(&revisions));
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            (a, b, c, d) = all_ready => {
-                if !(a && b && c && d) {
-                    return;
-                }
-            }
+        let caches = async {
+            ready(&sets).await && ready(&pods).await && ready(&nodes).await && ready(&revisions).await
+        };
+        if !keyed::synced(&stop, caches).await {
+            return;
         }
         let state = Arc::new(reconcile::State::new(
             ctx.client.clone(),

@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     informers::Informers,
+    keyed,
     manager::Context,
     replicaset::{nudged, owners_to_wake, ready},
 };
@@ -51,14 +52,9 @@ pub(crate) fn register(
     let rs_events = informers.subscribe::<ReplicaSet>();
     let pods = informers.store::<Pod>();
     Box::pin(async move {
-        let all_ready = futures_util::future::join3(ready(&deployments), ready(&replica_sets), ready(&pods));
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            (a, b, c) = all_ready => {
-                if !(a && b && c) {
-                    return;
-                }
-            }
+        let caches = async { ready(&deployments).await && ready(&replica_sets).await && ready(&pods).await };
+        if !keyed::synced(&stop, caches).await {
+            return;
         }
         let state = Arc::new(reconcile::State::new(
             ctx.client.clone(),

@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::informers::Informers;
 use crate::keyed::{self, Seen};
 use crate::manager::Context;
-use crate::replicaset::{Events, controller_of, nudged, ready, ref_is};
+use crate::replicaset::{Events, controller_key, nudged, ready};
 use crate::workqueue::Queue;
 
 /// The name in the controller registry (upstream's).
@@ -40,12 +40,7 @@ pub const NAME: &str = "job-controller";
 
 /// The key of the Job controlling a pod, if a Job does.
 fn job_of(pod: &Pod) -> Option<String> {
-    let r = controller_of(&pod.metadata).filter(|r| ref_is::<Job>(r))?;
-    Some(format!(
-        "{}/{}",
-        pod.metadata.namespace.as_deref().unwrap_or_default(),
-        r.name
-    ))
+    controller_key::<Job>(&pod.metadata)
 }
 
 /// Registers the controller on the shared Job and pod informers.

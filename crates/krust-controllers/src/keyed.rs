@@ -154,12 +154,17 @@ pub(crate) async fn run_workers_when_synced<F, Fut, E>(
     Fut: Future<Output = Result<Next, E>> + Send,
     E: Display,
 {
-    let synced = tokio::select! {
+    if synced(&stop, caches).await {
+        run_workers(name, queue, workers, stop, sync).await;
+    }
+}
+
+/// Waits for `caches` to report every cache filled: `false` when `stop` comes first or a
+/// cache failed (the controller then does not start).
+pub(crate) async fn synced(stop: &CancellationToken, caches: impl Future<Output = bool>) -> bool {
+    tokio::select! {
         _ = stop.cancelled() => false,
         ok = caches => ok,
-    };
-    if synced {
-        run_workers(name, queue, workers, stop, sync).await;
     }
 }
 

@@ -29,7 +29,8 @@ use tokio_util::sync::CancellationToken;
 use crate::{informers::Informers, manager::Context};
 
 pub(crate) use claim::{
-    Claim, adopt_patch, classify, controller_of, controller_ref, owners_to_wake, ref_is, release_patch,
+    Claim, adopt_patch, classify, controller_key, controller_of, controller_ref, owners_to_wake, ref_is,
+    release_patch,
 };
 pub(crate) use events::Events;
 pub(crate) use manage::{api_code, api_message};
@@ -66,13 +67,8 @@ fn run<K: workload::Workload>(
     let pods = informers.store::<Pod>();
     let pod_events = informers.subscribe::<Pod>();
     Box::pin(async move {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            (a, b) = futures_util::future::join(ready(&owners), ready(&pods)) => {
-                if !(a && b) {
-                    return;
-                }
-            }
+        if !crate::keyed::synced(&stop, async { ready(&owners).await && ready(&pods).await }).await {
+            return;
         }
         let state = Arc::new(reconcile::State::new(
             ctx.client.clone(),

@@ -176,6 +176,42 @@ mod tests {
         assert!(key("Pod", ResetFields::None, &big).is_none());
     }
 
+    /// A creation of a shape already seen takes its fields from the memo: a planted entry
+    /// shows up in the second object's managedFields.
+    #[test]
+    fn creations_of_a_known_shape_use_the_memo() {
+        use crate::apply::{UpdateContext, record_update};
+        let memo = CreationMemo::new();
+        let ctx = UpdateContext {
+            manager: "maker",
+            api_version: "v1",
+            subresource: None,
+            now: "2026-01-01T00:00:00Z",
+            schema: None,
+            reset: ResetFields::None,
+            creations: Some((&memo, "Thing")),
+        };
+        let mut first = json!({"metadata": {"name": "a"}, "data": {"k": "1"}});
+        record_update(None, &mut first, &ctx);
+        assert_eq!(memo.len(), 1);
+        let fields = &first["metadata"]["managedFields"][0]["fieldsV1"];
+        assert_eq!(fields, &json!({"f:data": {".": {}, "f:k": {}}}));
+        let shape = key(
+            "Thing",
+            ResetFields::None,
+            &json!({"metadata": {"name": "b"}, "data": {"k": "2"}}),
+        )
+        .unwrap();
+        memo.insert(shape, json!({"f:planted": {}}));
+        let mut second = json!({"metadata": {"name": "b"}, "data": {"k": "2"}});
+        record_update(None, &mut second, &ctx);
+        assert_eq!(
+            second["metadata"]["managedFields"][0]["fieldsV1"],
+            json!({"f:planted": {}})
+        );
+        assert_eq!(second["metadata"]["managedFields"][0]["manager"], "maker");
+    }
+
     #[test]
     fn the_memo_starts_over_when_full() {
         let memo = CreationMemo::new();

@@ -45,6 +45,17 @@ pub(crate) fn ref_is<K: Resource<DynamicType = ()>>(r: &OwnerReference) -> bool 
     r.kind == K::kind(&()) && group_of(&r.api_version) == K::group(&())
 }
 
+/// The queue key (`namespace/name`) of the controller of kind `K` that owns the object,
+/// which lives in the same namespace as its owner.
+pub(crate) fn controller_key<K: Resource<DynamicType = ()>>(meta: &ObjectMeta) -> Option<String> {
+    let r = controller_of(meta).filter(|r| ref_is::<K>(r))?;
+    Some(format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        r.name
+    ))
+}
+
 /// The owners of kind `K` to reconcile when an object (`meta`, in its namespace) changes:
 /// its controller if that is a `K`, nothing if another kind controls it, else (an orphan)
 /// every `K` of the namespace that `may_adopt` accepts and whose selector
