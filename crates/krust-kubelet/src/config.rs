@@ -74,9 +74,31 @@ pub(crate) struct PoolSpec {
     pub pod_duration: Duration,
     pub heartbeat_interval: Duration,
     pub status_report_interval: Duration,
+    /// Set for a real node agent (a pool of one node, this machine): what it reports
+    /// about the machine instead of the simulated node's made-up facts.
+    pub host: Option<HostNode>,
+}
+
+/// What a real node reports about its machine.
+#[derive(Debug, Clone)]
+pub(crate) struct HostNode {
+    /// The InternalIP.
+    pub ip: std::net::Ipv4Addr,
+    /// The machine's host name (the `Hostname` address).
+    pub hostname: String,
+    /// Kernel, OS image, runtime and kubelet versions, machine and boot ids.
+    pub info: k8s_openapi::api::core::v1::NodeSystemInfo,
 }
 
 impl PoolSpec {
+    /// The InternalIP of node `index`.
+    pub fn node_ip(&self, index: u32) -> std::net::Ipv4Addr {
+        match &self.host {
+            Some(h) => h.ip,
+            None => ipam::node_ip(index),
+        }
+    }
+
     /// Checks and parses `config`.
     pub fn from_config(config: &SimulatedConfig) -> Result<Self, Error> {
         let count = u32::try_from(config.count)
@@ -111,6 +133,7 @@ impl PoolSpec {
             pod_duration: config.pod_duration,
             heartbeat_interval: config.heartbeat_interval,
             status_report_interval: config.status_report_interval.max(config.heartbeat_interval),
+            host: None,
         })
     }
 }

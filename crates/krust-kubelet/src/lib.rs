@@ -25,6 +25,7 @@
 //!   container terminated with exit code N, reason `Error`); with `OnFailure` or `Always`
 //!   the container is restarted with upstream's crash-loop back-off, as the kubelet would.
 
+mod agent;
 mod api_error;
 mod clock;
 mod config;
@@ -39,11 +40,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+pub use agent::{Agent, AgentConfig};
 pub use clock::{Clock, SystemClock};
 pub use config::SimulatedConfig;
 pub use runtime::{
-    ContainerKind, ContainerRef, ContainerRuntimeStatus, ContainerState, NodeContext, PodRuntimeStatus,
-    Runtime, RuntimeError, SandboxStatus, SimulatedRuntime, Termination,
+    ContainerKind, ContainerRef, ContainerRuntimeStatus, ContainerState, CriRuntime, NodeContext,
+    PodRuntimeStatus, Runtime, RuntimeError, SandboxStatus, SimulatedRuntime, Termination,
 };
 
 /// Node annotation: `"false"` stops the node's heartbeats (Lease and status) until removed.

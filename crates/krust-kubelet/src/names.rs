@@ -8,6 +8,8 @@
 pub(crate) struct NodeNames {
     prefix: String,
     count: u32,
+    /// A pool of one real node: its name is `prefix` itself, with no index appended.
+    exact: bool,
 }
 
 impl NodeNames {
@@ -16,7 +18,22 @@ impl NodeNames {
         Self {
             prefix: prefix.to_string(),
             count,
+            exact: false,
         }
+    }
+
+    /// One node called exactly `name` (a real node agent's pool).
+    pub fn single(name: &str) -> Self {
+        Self {
+            prefix: name.to_string(),
+            count: 1,
+            exact: true,
+        }
+    }
+
+    /// The name of the pool's only node when it is a real node's pool.
+    pub fn single_name(&self) -> Option<&str> {
+        self.exact.then_some(self.prefix.as_str())
     }
 
     /// How many nodes the pool has.
@@ -26,11 +43,17 @@ impl NodeNames {
 
     /// The name of node `index`.
     pub fn name(&self, index: u32) -> String {
+        if self.exact {
+            return self.prefix.clone();
+        }
         format!("{}{index}", self.prefix)
     }
 
     /// The index of `name` if it is one of this pool's nodes. `sim-01` is not `sim-1`.
     pub fn index(&self, name: &str) -> Option<u32> {
+        if self.exact {
+            return (name == self.prefix).then_some(0);
+        }
         let digits = name.strip_prefix(self.prefix.as_str())?;
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
@@ -58,5 +81,15 @@ mod tests {
         ] {
             assert_eq!(n.index(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn a_single_node_has_exactly_its_name() {
+        let n = NodeNames::single("worker-a");
+        assert_eq!(n.count(), 1);
+        assert_eq!(n.name(0), "worker-a");
+        assert_eq!(n.index("worker-a"), Some(0));
+        assert_eq!(n.index("worker-a0"), None);
+        assert_eq!(n.index("worker-"), None);
     }
 }

@@ -6,31 +6,26 @@ use k8s_openapi::api::core::v1::{NodeCondition, NodeStatus};
 
 use crate::clock::time;
 
-/// Condition type, the status a healthy simulated node reports, reason, message.
+/// Condition type, the status a healthy node reports, reason, message (upstream's).
 pub(crate) const OWNED: [(&str, &str, &str, &str); 4] = [
-    (
-        "Ready",
-        "True",
-        "KubeletReady",
-        "the simulated node agent is ready",
-    ),
+    ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
     (
         "MemoryPressure",
         "False",
         "KubeletHasSufficientMemory",
-        "the simulated node has memory to spare",
+        "kubelet has sufficient memory available",
     ),
     (
         "DiskPressure",
         "False",
         "KubeletHasNoDiskPressure",
-        "the simulated node has disk to spare",
+        "kubelet has no disk pressure",
     ),
     (
         "PIDPressure",
         "False",
         "KubeletHasSufficientPID",
-        "the simulated node has process ids to spare",
+        "kubelet has sufficient PID available",
     ),
 ];
 

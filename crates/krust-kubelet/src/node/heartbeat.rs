@@ -70,7 +70,7 @@ impl Heartbeats {
             _ = register_all => {}
         }
         let registered = (0..n).filter(|&i| self.table.registered(i)).count();
-        tracing::info!(nodes = n, registered, "simulated nodes registered");
+        tracing::info!(nodes = n, registered, "nodes registered");
         let mut ticker = tokio::time::interval(spread::tick(self.spec.heartbeat_interval, spread::SLOTS));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut slot = 0;

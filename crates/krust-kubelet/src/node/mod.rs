@@ -8,3 +8,4 @@ pub(crate) mod object;
 pub(crate) mod spread;
 pub(crate) mod table;
 pub(crate) mod watch;
+pub(crate) use object::{KUBELET_VERSION, arch};

@@ -11,7 +11,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::conditions::{self, ALL};
 use crate::config::PoolSpec;
-use crate::ipam;
 
 /// Annotation that marks a node as run by krust's simulated node agent.
 pub(crate) const AGENT_ANNOTATION: &str = "krust.io/node-agent";
@@ -19,7 +18,7 @@ pub(crate) const AGENT_ANNOTATION: &str = "krust.io/node-agent";
 pub(crate) const KUBELET_VERSION: &str = "v1.33.0-krust";
 
 /// This machine's architecture in Kubernetes' (Go's) spelling.
-fn arch() -> &'static str {
+pub(crate) fn arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -38,24 +37,28 @@ pub(crate) fn labels(spec: &PoolSpec, name: &str) -> BTreeMap<String, String> {
         ("kubernetes.io/arch", arch()),
         ("beta.kubernetes.io/os", "linux"),
         ("beta.kubernetes.io/arch", arch()),
-        ("node.kubernetes.io/instance-type", "simulated"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    if spec.host.is_none() {
+        l.insert("node.kubernetes.io/instance-type".into(), "simulated".into());
+    }
     l.extend(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     l
 }
 
 /// The annotations of a simulated node.
-pub(crate) fn annotations() -> BTreeMap<String, String> {
-    [
-        (AGENT_ANNOTATION, "simulated"),
-        ("node.alpha.kubernetes.io/ttl", "0"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
+pub(crate) fn annotations(spec: &PoolSpec) -> BTreeMap<String, String> {
+    let agent = if spec.host.is_some() {
+        "containerd"
+    } else {
+        "simulated"
+    };
+    [(AGENT_ANNOTATION, agent), ("node.alpha.kubernetes.io/ttl", "0")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// The status node `index` reports at `now`; conditions in `transitions` get `now` as
@@ -66,11 +69,11 @@ pub(crate) fn status(spec: &PoolSpec, index: u32, now: jiff::Timestamp, transiti
         addresses: Some(vec![
             NodeAddress {
                 type_: "InternalIP".into(),
-                address: ipam::node_ip(index).to_string(),
+                address: spec.node_ip(index).to_string(),
             },
             NodeAddress {
                 type_: "Hostname".into(),
-                address: name,
+                address: spec.host.as_ref().map_or(name, |h| h.hostname.clone()),
             },
         ]),
         allocatable: Some(spec.capacity.clone()),
@@ -79,20 +82,29 @@ pub(crate) fn status(spec: &PoolSpec, index: u32, now: jiff::Timestamp, transiti
         daemon_endpoints: Some(NodeDaemonEndpoints {
             kubelet_endpoint: Some(DaemonEndpoint { port: 10250 }),
         }),
-        node_info: Some(NodeSystemInfo {
-            architecture: arch().into(),
-            boot_id: format!("{index:08x}-0000-4000-8000-000000000000"),
-            container_runtime_version: format!("simulated://{}", env!("CARGO_PKG_VERSION")),
-            kernel_version: "simulated".into(),
-            kube_proxy_version: String::new(),
-            kubelet_version: KUBELET_VERSION.into(),
-            machine_id: format!("{index:032x}"),
-            operating_system: "linux".into(),
-            os_image: "krust simulated node".into(),
-            swap: None,
-            system_uuid: format!("{index:08x}-0000-4000-8000-{index:012x}"),
-        }),
+        node_info: Some(
+            spec.host
+                .as_ref()
+                .map_or_else(|| simulated_info(index), |h| h.info.clone()),
+        ),
         ..Default::default()
+    }
+}
+
+/// The node info a simulated node reports: it says what it is.
+fn simulated_info(index: u32) -> NodeSystemInfo {
+    NodeSystemInfo {
+        architecture: arch().into(),
+        boot_id: format!("{index:08x}-0000-4000-8000-000000000000"),
+        container_runtime_version: format!("simulated://{}", env!("CARGO_PKG_VERSION")),
+        kernel_version: "simulated".into(),
+        kube_proxy_version: String::new(),
+        kubelet_version: KUBELET_VERSION.into(),
+        machine_id: format!("{index:032x}"),
+        operating_system: "linux".into(),
+        os_image: "krust simulated node".into(),
+        swap: None,
+        system_uuid: format!("{index:08x}-0000-4000-8000-{index:012x}"),
     }
 }
 
@@ -102,7 +114,7 @@ pub(crate) fn node(spec: &PoolSpec, index: u32, now: jiff::Timestamp) -> Node {
     Node {
         metadata: ObjectMeta {
             labels: Some(labels(spec, &name)),
-            annotations: Some(annotations()),
+            annotations: Some(annotations(spec)),
             name: Some(name),
             ..Default::default()
         },

@@ -24,7 +24,6 @@ use super::jobs::{Done, Job, Shared, run_job};
 use super::{is_terminal, key, status};
 use crate::clock::Clock;
 use crate::config::PoolSpec;
-use crate::ipam;
 use crate::node::table::NodeTable;
 use crate::runtime::{NodeContext, Runtime};
 
@@ -186,7 +185,7 @@ impl<R: Runtime, A: PodApi> PodManager<R, A> {
             .and_then(|s| s.node_name.as_deref())
             .and_then(|n| self.shared.spec.names.index(n));
         let Some(node) = node else { return };
-        let pod = super::slim(pod);
+        let pod = keep(&self.shared.spec, pod);
         let key: Arc<str> = match self.pods.get_key_value(uid.as_str()) {
             Some((k, _)) => k.clone(),
             None => uid.as_str().into(),
@@ -276,7 +275,7 @@ impl<R: Runtime, A: PodApi> PodManager<R, A> {
         let ctx = NodeContext {
             index: node,
             name: shared.spec.names.name(node),
-            ip: ipam::node_ip(node),
+            ip: shared.spec.node_ip(node),
         };
         tokio::spawn(async move {
             let done = run_job(&shared, key, &ctx, pod, job).await;
@@ -344,7 +343,7 @@ impl<R: Runtime, A: PodApi> PodManager<R, A> {
         if let Some(p) = d.written
             && e.pod.metadata.resource_version == d.base_rv
         {
-            e.pod = Arc::new(super::slim(*p));
+            e.pod = Arc::new(keep(&self.shared.spec, *p));
         }
         let mut release = false;
         if let Some(st) = d.terminal {
@@ -392,3 +391,14 @@ impl<R: Runtime, A: PodApi> PodManager<R, A> {
 #[cfg(test)]
 #[path = "manager_tests.rs"]
 mod tests;
+
+/// What the manager keeps of a pod: a simulated pool only the slim form, since it runs
+/// nothing; a real node everything, since its runtime needs the whole spec (a node has at
+/// most a few hundred pods).
+fn keep(spec: &PoolSpec, pod: Pod) -> Pod {
+    if spec.host.is_some() {
+        pod
+    } else {
+        super::slim(pod)
+    }
+}

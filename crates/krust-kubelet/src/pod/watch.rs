@@ -29,7 +29,12 @@ pub(crate) async fn run(
     tx: mpsc::Sender<Input>,
     shutdown: CancellationToken,
 ) {
-    let config = watcher::Config::default().fields("spec.nodeName!=");
+    // A real node watches its own pods only; a simulated pool every bound pod.
+    let selector = match names.single_name() {
+        Some(name) => format!("spec.nodeName={name}"),
+        None => "spec.nodeName!=".to_string(),
+    };
+    let config = watcher::Config::default().fields(&selector);
     let stream = watcher::watcher(Api::<Pod>::all(client), config).default_backoff();
     let mut stream = std::pin::pin!(stream);
     loop {

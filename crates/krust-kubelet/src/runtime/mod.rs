@@ -6,6 +6,7 @@
 //! reports what is. [`SimulatedRuntime`] pretends; a CRI client for containerd will
 //! implement the same trait.
 
+mod cri;
 mod simulated;
 
 use std::future::Future;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 
+pub use cri::CriRuntime;
 pub use simulated::SimulatedRuntime;
 
 /// The node a pod runs on, as a runtime may need it (a pooled runtime serves many nodes;

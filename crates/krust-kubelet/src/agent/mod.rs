@@ -1,0 +1,219 @@
+//! The node agent of a real machine: a pool of one node whose runtime is containerd.
+//!
+//! Start-up: check root, start the supervised containerd (unless a runtime endpoint is
+//! given), import the air-gap images and make sure the sandbox image exists, register
+//! the node with this machine's facts, and write the CNI configuration once the node has
+//! a pod CIDR. From then on the same pod manager and workers as simulated nodes drive
+//! [`CriRuntime`](crate::CriRuntime).
+
+mod cni;
+mod containerd;
+mod host;
+mod images;
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{HostNode, PoolSpec, parse_taint};
+use crate::names::NodeNames;
+use crate::pod::admission;
+use crate::runtime::CriRuntime;
+
+/// Settings of a real node agent.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The Node's name (default: the host name).
+    pub node_name: String,
+    /// The InternalIP (default: the address of the default route's interface).
+    pub node_ip: Option<Ipv4Addr>,
+    /// Where containerd, pod volumes, logs and images live (`<data-dir>/agent/...`).
+    pub data_dir: PathBuf,
+    /// A CRI socket to use instead of starting containerd.
+    pub runtime_endpoint: Option<PathBuf>,
+    /// The containerd binary to start.
+    pub containerd: PathBuf,
+    /// Where the CNI plugins are.
+    pub cni_bin_dir: PathBuf,
+    /// A static busybox, for the pod sandbox image.
+    pub busybox: PathBuf,
+    /// Extra labels (the control-plane role on servers).
+    pub labels: BTreeMap<String, String>,
+    /// Taints, as `key=value:Effect`.
+    pub taints: Vec<String>,
+}
+
+impl AgentConfig {
+    /// Defaults for a node called `node_name` keeping its state under `data_dir`.
+    pub fn new(node_name: String, data_dir: PathBuf) -> Self {
+        Self {
+            node_name,
+            node_ip: None,
+            data_dir,
+            runtime_endpoint: None,
+            containerd: "containerd".into(),
+            cni_bin_dir: "/usr/lib/cni".into(),
+            busybox: "/bin/busybox".into(),
+            labels: BTreeMap::new(),
+            taints: Vec::new(),
+        }
+    }
+}
+
+/// A real node agent.
+pub struct Agent {
+    config: AgentConfig,
+    client: kube::Client,
+}
+
+impl Agent {
+    /// An agent reaching the API server through `client`.
+    pub fn new(config: AgentConfig, client: kube::Client) -> Self {
+        Self { config, client }
+    }
+
+    /// Runs the node until `shutdown`, then stops the containerd it started (the pods'
+    /// containers keep running and are adopted at the next start).
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), Error> {
+        let c = &self.config;
+        if !rustix::process::geteuid().is_root() {
+            return Err(Error::Config(
+                "the node agent must run as root (it runs containers and sets up their network); \
+                 run as root or pass --disable-agent"
+                    .into(),
+            ));
+        }
+        let layout = containerd::Layout::under(&c.data_dir, c.cni_bin_dir.clone());
+        let (daemon, socket, snapshotter) = match &c.runtime_endpoint {
+            Some(endpoint) => (None, endpoint.clone(), "overlayfs".to_string()),
+            None => {
+                let d = containerd::Containerd::start(&c.containerd, &layout).await?;
+                let snap = d.snapshotter.to_string();
+                (Some(d), layout.socket.clone(), snap)
+            }
+        };
+        let result = self.serve(&layout, socket, snapshotter, shutdown).await;
+        if let Some(d) = daemon {
+            d.stop().await;
+        }
+        result
+    }
+
+    async fn serve(
+        &self,
+        layout: &containerd::Layout,
+        socket: PathBuf,
+        snapshotter: String,
+        shutdown: CancellationToken,
+    ) -> Result<(), Error> {
+        let c = &self.config;
+        let cri = krust_cri::Cri::connect(&socket);
+        let (name, version) = cri
+            .version()
+            .await
+            .map_err(|e| Error::Config(format!("container runtime at {}: {e}", socket.display())))?;
+        let agent_dir = c.data_dir.join("agent");
+        let importer = images::Importer {
+            socket: socket.clone(),
+            snapshotter,
+        };
+        images::prepare(
+            &cri,
+            &importer,
+            &agent_dir.join("images"),
+            &c.busybox,
+            &agent_dir.join("tmp"),
+        )
+        .await?;
+        let node_ip = c.node_ip.unwrap_or_else(host::default_ip);
+        let capacity = host::capacity(&c.data_dir);
+        let spec = PoolSpec {
+            names: NodeNames::single(&c.node_name),
+            allocatable: admission::allocatable(&capacity).map_err(Error::Config)?,
+            capacity: capacity
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        k8s_openapi::apimachinery::pkg::api::resource::Quantity(v.clone()),
+                    )
+                })
+                .collect(),
+            labels: c.labels.clone(),
+            taints: c
+                .taints
+                .iter()
+                .map(|t| parse_taint(t))
+                .collect::<Result<_, _>>()?,
+            pod_duration: Duration::ZERO,
+            heartbeat_interval: Duration::from_secs(10),
+            status_report_interval: Duration::from_secs(300),
+            host: Some(HostNode {
+                ip: node_ip,
+                hostname: hostname(),
+                info: host::system_info(format!("{name}://{version}")),
+            }),
+        };
+        let runtime = Arc::new(CriRuntime::new(
+            cri,
+            agent_dir.join("pod-logs"),
+            agent_dir.join("pods"),
+            node_ip.to_string(),
+        ));
+        tokio::spawn(network_when_cidr_known(
+            self.client.clone(),
+            c.node_name.clone(),
+            layout.cni_conf_dir.clone(),
+            agent_dir.join("cni/networks"),
+            shutdown.clone(),
+        ));
+        tracing::info!(node = %c.node_name, ip = %node_ip, runtime = %format!("{name} {version}"), "node agent starting");
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        crate::pool::run(Arc::new(spec), self.client.clone(), runtime, clock, shutdown).await
+    }
+}
+
+fn hostname() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
+
+/// Waits for the node's pod CIDR (given by the node IPAM controller) and writes the CNI
+/// configuration for it; until then sandboxes cannot start and their pods wait.
+async fn network_when_cidr_known(
+    client: kube::Client,
+    node: String,
+    conf_dir: PathBuf,
+    ipam_dir: PathBuf,
+    shutdown: CancellationToken,
+) {
+    let nodes: Api<Node> = Api::all(client);
+    let mut logged = false;
+    loop {
+        if let Ok(n) = nodes.get(&node).await {
+            let cidr = n.spec.and_then(|s| s.pod_cidr).and_then(|c| cni::Cidr::parse(&c));
+            if let Some(cidr) = cidr {
+                match cni::write(&conf_dir, cidr, &ipam_dir) {
+                    Ok(()) => tracing::info!(%cidr, "pod network configured"),
+                    Err(e) => tracing::error!(error = %e, "writing the CNI configuration failed"),
+                }
+                return;
+            }
+        }
+        if !logged {
+            tracing::info!(node = %node, "waiting for the node's pod CIDR");
+            logged = true;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
