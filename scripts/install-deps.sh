@@ -12,6 +12,18 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have cc || need_apt+=(build-essential)
 have pkg-config || need_apt+=(pkg-config)
 have python3 || need_apt+=(python3)
+# The CRI client is generated from its .proto at build time.
+have protoc || need_apt+=(protobuf-compiler)
+# The node agent: containerd and runc run the containers, the CNI plugins give pods their
+# network (bridge + host-local + portmap, which use iptables), busybox-static becomes the
+# pod sandbox image, mount/umount probe overlayfs.
+have containerd || need_apt+=(containerd)
+have runc || need_apt+=(runc)
+[ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
+have iptables || need_apt+=(iptables)
+dpkg -s busybox-static >/dev/null 2>&1 || need_apt+=(busybox-static)
+have nft || need_apt+=(nftables)
+have ip || need_apt+=(iproute2)
 if [ "$mode" = "test" ]; then
   have pip3 || have pip || python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
   # Certificates for the test webhook and extension API servers.

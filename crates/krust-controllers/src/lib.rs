@@ -20,6 +20,7 @@ mod keyed;
 mod manager;
 mod mirroring;
 mod namespace;
+mod nodeipam;
 mod nodelifecycle;
 mod persistentvolume;
 mod podgc;

@@ -52,6 +52,10 @@ pub struct ControllerConfig {
     /// Where the built-in local-path provisioner puts volume directories (k3s:
     /// `/var/lib/rancher/k3s/storage`; the server passes `<data-dir>/storage`).
     pub local_path_dir: std::path::PathBuf,
+    /// The IPv4 range node pod CIDRs are cut from (`--cluster-cidr`; k3s: 10.42.0.0/16).
+    pub cluster_cidr: String,
+    /// Prefix length of each node's pod CIDR (`--node-cidr-mask-size`; 24: 254 pods a node).
+    pub node_cidr_mask_size: u8,
 }
 
 impl Default for ControllerConfig {
@@ -73,6 +77,8 @@ impl Default for ControllerConfig {
             max_endpoints_per_slice: 100,
             mirroring_max_endpoints_per_subset: 1000,
             local_path_dir: "/var/lib/krust/storage".into(),
+            cluster_cidr: "10.42.0.0/16".into(),
+            node_cidr_mask_size: 24,
         }
     }
 }
@@ -90,6 +96,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("garbagecollector", "garbage-collector-controller"),
     ("job", "job-controller"),
     ("namespace", "namespace-controller"),
+    ("nodeipam", "node-ipam-controller"),
     ("nodelifecycle", "node-lifecycle-controller"),
     ("persistentvolume-binder", "persistentvolume-binder-controller"),
     ("podgc", "pod-garbage-collector-controller"),
@@ -136,6 +143,25 @@ impl ControllerConfig {
             .map(str::to_string)
             .collect()
     }
+
+    /// Checks the settings a flag can get wrong, so that the server refuses them at start
+    /// with a clear message instead of running a controller that cannot work: the cluster
+    /// CIDR and node mask size, when the node IPAM controller runs.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !self.enabled(crate::nodeipam::NAME) {
+            return Ok(());
+        }
+        let setting = |e: &crate::nodeipam::CidrError| match e {
+            crate::nodeipam::CidrError::Parse(_) => "--cluster-cidr",
+            _ => "--node-cidr-mask-size",
+        };
+        crate::nodeipam::CidrSet::parse(&self.cluster_cidr, self.node_cidr_mask_size)
+            .map(drop)
+            .map_err(|e| Error::Invalid {
+                setting: setting(&e),
+                reason: e.to_string(),
+            })
+    }
 }
 
 /// What every controller gets.
@@ -152,6 +178,14 @@ pub enum Error {
     /// The API could not be reached.
     #[error("api: {0}")]
     Api(String),
+    /// A setting is invalid (a bad flag).
+    #[error("invalid {setting}: {reason}")]
+    Invalid {
+        /// The flag the setting comes from.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Registers a controller: asks the informers for what it needs and returns its run
@@ -180,6 +214,7 @@ pub fn registry() -> BTreeMap<&'static str, Register> {
     r.insert(crate::statefulset::NAME, crate::statefulset::register);
     r.insert(crate::daemonset::NAME, crate::daemonset::register);
     r.insert(crate::persistentvolume::NAME, crate::persistentvolume::register);
+    r.insert(crate::nodeipam::NAME, crate::nodeipam::register);
     r.insert(
         "replicationcontroller-controller",
         crate::replicaset::register_replication_controller,
@@ -278,5 +313,35 @@ mod tests {
         // Every alias points at a registered controller.
         let known = registry();
         assert!(ALIASES.iter().all(|(_, c)| known.contains_key(c)));
+    }
+
+    #[test]
+    fn node_ipam_runs_by_default_and_bad_ranges_are_refused() {
+        let default = ControllerConfig::default();
+        assert!(default.enabled(crate::nodeipam::NAME));
+        assert!(default.validate().is_ok());
+        let bad_mask = ControllerConfig {
+            node_cidr_mask_size: 12,
+            ..Default::default()
+        };
+        assert_eq!(
+            bad_mask.validate().unwrap_err().to_string(),
+            "invalid --node-cidr-mask-size: node CIDR mask size 12 must be at least the \
+             cluster CIDR's prefix length 16 and at most 30"
+        );
+        let bad_cidr = ControllerConfig {
+            cluster_cidr: "10.42.0.0".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            bad_cidr.validate().unwrap_err().to_string(),
+            "invalid --cluster-cidr: \"10.42.0.0\" is not an IPv4 CIDR such as 10.42.0.0/16"
+        );
+        // Not checked when the controller does not run.
+        let off = ControllerConfig {
+            controllers: vec!["*".into(), "-nodeipam".into()],
+            ..bad_cidr
+        };
+        assert!(off.validate().is_ok());
     }
 }

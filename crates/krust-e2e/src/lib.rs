@@ -85,6 +85,9 @@ pub struct Cluster {
     pub port: u16,
     /// Extra server flags.
     pub extra_args: Vec<String>,
+    /// Whether the server runs its node agent (real containers): see
+    /// [`Cluster::start_node`].
+    pub agent: bool,
 }
 
 impl Cluster {
@@ -99,6 +102,64 @@ impl Cluster {
     /// take it before the server binds it: if the server then exits because the address
     /// is in use, it is started again (in a fresh directory) on another port.
     pub fn start_with(extra: &[&str]) -> Self {
+        Self::start_opts(extra, false)
+    }
+
+    /// Whether this machine can run a node agent with real containers: root, containerd,
+    /// runc, the CNI plugins and busybox-static. Node tests skip (saying why) otherwise;
+    /// `make test` installs all of them.
+    pub fn node_prerequisites() -> Result<(), String> {
+        let uid = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| stdout(&o))
+            .unwrap_or_default();
+        if uid.trim() != "0" {
+            return Err("not root".into());
+        }
+        for path in [
+            "/usr/bin/containerd",
+            "/usr/sbin/runc",
+            "/usr/lib/cni/bridge",
+            "/bin/busybox",
+            "/usr/bin/ctr",
+        ] {
+            if !Path::new(path).exists() {
+                return Err(format!("{path} is missing"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a server with its node agent (containerd, CNI) and `extra` flags, with the
+    /// test image `krust.io/busybox:1.35` in its air-gap image directory, and waits until
+    /// its node is Ready with a pod CIDR. On drop, its pods are deleted and everything the
+    /// runtime left (containers, shims, mounts, the bridge) is removed.
+    pub fn start_node(extra: &[&str]) -> Self {
+        let c = Self::start_opts(extra, true);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let node = c.get_json(&["nodes"]);
+            let ready = node["items"].as_array().into_iter().flatten().any(|n| {
+                n["spec"]["podCIDR"].is_string()
+                    && n["status"]["conditions"]
+                        .as_array()
+                        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            });
+            let sa = c.kubectl(&["get", "serviceaccount", "default", "-o", "name"]);
+            if ready && sa.status.success() {
+                return c;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the node did not become Ready with a pod CIDR; log:\n{}",
+                c.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn start_opts(extra: &[&str], agent: bool) -> Self {
         let mut attempt = 1;
         loop {
             let mut c = Self {
@@ -106,7 +167,18 @@ impl Cluster {
                 dir: tempfile::tempdir().unwrap(),
                 port: free_port(),
                 extra_args: extra.iter().map(|s| s.to_string()).collect(),
+                agent,
             };
+            if agent {
+                let images = c.data_dir().join("agent/images");
+                std::fs::create_dir_all(&images).unwrap();
+                krust_oci::write_image(
+                    &krust_oci::test_image(),
+                    Path::new(krust_oci::DEFAULT_BUSYBOX),
+                    &images.join("busybox.tar"),
+                )
+                .unwrap();
+            }
             c.spawn();
             match c.try_wait_ready(0) {
                 Ok(()) => return c,
@@ -209,7 +281,7 @@ impl Cluster {
             .arg("127.0.0.1")
             .arg("--https-listen-port")
             .arg(self.port.to_string())
-            .arg("--disable-agent")
+            .args((!self.agent).then_some("--disable-agent"))
             .args(&self.extra_args)
             .env("KRUST_LOG", "info")
             .stdout(Stdio::null())
@@ -409,8 +481,58 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if self.agent && self.child.is_some() {
+            // Pods first, so the agent stops their containers and tears their network down.
+            let _ = self.kubectl(&[
+                "delete",
+                "pods",
+                "--all",
+                "--all-namespaces",
+                "--grace-period=1",
+                "--timeout=60s",
+            ]);
+            self.stop();
+        }
         self.kill9();
+        if self.agent {
+            node_cleanup(&self.data_dir());
+        }
     }
+}
+
+/// Removes whatever a node agent under `data_dir` left behind: containers still known to
+/// its runc, containerd and shims, mounts below the data directory, the pod bridge.
+fn node_cleanup(data_dir: &Path) {
+    let runc_root = data_dir.join("agent/run/containerd/runc/k8s.io");
+    let list = Command::new("runc")
+        .arg("--root")
+        .arg(&runc_root)
+        .args(["list", "-q"])
+        .output();
+    for id in list.map(|o| stdout(&o)).unwrap_or_default().lines() {
+        let _ = Command::new("runc")
+            .arg("--root")
+            .arg(&runc_root)
+            .args(["delete", "--force", id])
+            .output();
+    }
+    let _ = Command::new("pkill")
+        .arg("-KILL")
+        .arg("-f")
+        .arg(data_dir.join("agent/run"))
+        .status();
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let prefix = data_dir.display().to_string();
+    let mut ours: Vec<&str> = mounts
+        .lines()
+        .filter_map(|l| l.split(' ').nth(1))
+        .filter(|m| m.starts_with(&prefix))
+        .collect();
+    ours.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in ours {
+        let _ = Command::new("umount").arg("-l").arg(m).status();
+    }
+    let _ = Command::new("ip").args(["link", "del", "krust0"]).output();
 }
 
 fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {

@@ -63,6 +63,15 @@ pub struct ServerArgs {
     /// Controllers to run: `*` for all, `name` to add one, `-name` to leave one out.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
+    /// Name of this machine's Node (the embedded agent's); default: the host name.
+    #[arg(long)]
+    pub node_name: Option<String>,
+    /// InternalIP of this machine's Node; default: the address of the default route.
+    #[arg(long)]
+    pub node_ip: Option<std::net::Ipv4Addr>,
+    /// CRI socket of a container runtime to use instead of starting containerd.
+    #[arg(long)]
+    pub container_runtime_endpoint: Option<PathBuf>,
     /// Run this many simulated nodes (named sim-0, sim-1, ...) in this process: they
     /// register, heartbeat and run their pods at once without containers.
     #[arg(long, default_value_t = 0)]
@@ -92,6 +101,12 @@ pub struct ServerArgs {
     /// Finished pods kept before the pod garbage collector deletes the oldest (0: keep all).
     #[arg(long, default_value_t = 12500)]
     pub terminated_pod_gc_threshold: u32,
+    /// IPv4 range of pod addresses; each node gets a subnet of it as its podCIDR.
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: String,
+    /// Prefix length of each node's podCIDR within --cluster-cidr.
+    #[arg(long, default_value_t = 24)]
+    pub node_cidr_mask_size: u8,
 }
 
 /// Parses `--service-cidr` and `--service-node-port-range`.
@@ -216,10 +231,12 @@ async fn run_components(
     kubeconfig: String,
     root_ca_pem: String,
     shutdown: CancellationToken,
+    agent_stopped: Arc<tokio::sync::Mutex<()>>,
 ) -> anyhow::Result<()> {
     let want_scheduler = !args.disable_scheduler;
     let want_controllers = !args.disable_controller_manager;
-    if !want_scheduler && !want_controllers && args.simulated_nodes == 0 {
+    let agent = (!args.disable_agent).then(|| agent_config(args));
+    if !want_scheduler && !want_controllers && args.simulated_nodes == 0 && agent.is_none() {
         return Ok(());
     }
     let controller_config = krust_controllers::ControllerConfig {
@@ -231,12 +248,15 @@ async fn run_components(
         // As k3s's /var/lib/rancher/k3s/storage: local-path volumes live with the data.
         local_path_dir: std::path::absolute(args.data_dir.join("storage"))
             .unwrap_or_else(|_| args.data_dir.join("storage")),
+        cluster_cidr: args.cluster_cidr.clone(),
+        node_cidr_mask_size: args.node_cidr_mask_size,
         ..Default::default()
     };
     let unknown = controller_config.unknown();
     if !unknown.is_empty() {
         anyhow::bail!("unknown controller(s) in --controllers: {}", unknown.join(", "));
     }
+    controller_config.validate()?;
     let sim = simulated_config(args)?;
     // One client per component, each named in its User-Agent so that its writes carry
     // its own field manager, as upstream's components do.
@@ -251,6 +271,8 @@ async fn run_components(
     let client = component("kube-scheduler").await?;
     let controllers_client = component("kube-controller-manager").await?;
     let kubelet_client = component("kubelet").await?;
+    let agent_client = kubelet_client.clone();
+    let agent_guard = agent_stopped.try_lock_owned().ok();
     tokio::spawn(async move {
         if !wait_until_ready(&client, &shutdown).await {
             return;
@@ -282,6 +304,16 @@ async fn run_components(
                 }
             });
         }
+        if let Some(config) = agent {
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                // Held until the agent has stopped its containerd, so the process waits.
+                let _running = agent_guard;
+                if let Err(e) = krust_kubelet::Agent::new(config, agent_client).run(stop).await {
+                    tracing::error!(error = %e, "node agent stopped; this server runs the control plane only");
+                }
+            });
+        }
         if sim.count > 0 {
             tracing::info!(count = sim.count, "starting simulated nodes");
             let nodes = krust_kubelet::SimulatedNodes::new(sim, kubelet_client);
@@ -291,6 +323,19 @@ async fn run_components(
         }
     });
     Ok(())
+}
+
+/// The embedded agent's settings: this machine as a control-plane node.
+fn agent_config(args: &ServerArgs) -> krust_kubelet::AgentConfig {
+    let data_dir = std::path::absolute(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+    let name = args.node_name.clone().unwrap_or_else(hostname);
+    let mut config = krust_kubelet::AgentConfig::new(name, data_dir);
+    config.node_ip = args.node_ip;
+    config.runtime_endpoint = args.container_runtime_endpoint.clone();
+    config
+        .labels
+        .insert("node-role.kubernetes.io/control-plane".into(), "true".into());
+    config
 }
 
 fn hostname() -> String {
@@ -420,9 +465,6 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         write_kubeconfig(extra, &kubeconfig)
             .with_context(|| format!("writing kubeconfig to {}", extra.display()))?;
     }
-    if !args.disable_agent {
-        tracing::info!("the node agent is not part of this build yet; running the control plane only");
-    }
     tracing::info!(
         kubeconfig = %kubeconfig_path.display(),
         url = %url,
@@ -431,7 +473,15 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         kubeconfig_path.display()
     );
     let shutdown = CancellationToken::new();
-    run_components(&args, kubeconfig, pki.ca_pem().to_string(), shutdown.clone()).await?;
+    let agent_stopped = Arc::new(tokio::sync::Mutex::new(()));
+    run_components(
+        &args,
+        kubeconfig,
+        pki.ca_pem().to_string(),
+        shutdown.clone(),
+        agent_stopped.clone(),
+    )
+    .await?;
     let signals = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -439,6 +489,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         signals.cancel();
     });
     server.run(shutdown).await.context("API server")?;
+    // The node agent stops its containerd on the same signal; give it time to.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), agent_stopped.lock()).await;
     tracing::info!("stopped");
     Ok(())
 }

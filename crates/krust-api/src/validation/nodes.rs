@@ -18,6 +18,19 @@ fn or_null(v: Option<&Value>) -> &Value {
     v.unwrap_or(&NULL)
 }
 
+/// A node's podCIDRs as upstream's conversion reads them: `podCIDRs`, else a lone
+/// `podCIDR` (what clients from before dual-stack send), so that neither field escapes the
+/// format and immutability rules.
+fn pod_cidrs(spec: &Value) -> Vec<&str> {
+    let list = strs(spec, "podCIDRs");
+    let single = s(spec, "podCIDR");
+    if list.is_empty() && !single.is_empty() {
+        vec![single]
+    } else {
+        list
+    }
+}
+
 /// `ValidateNode(Update)`.
 pub(crate) fn node(errs: &mut Errs, obj: &Value, old: Option<&Value>) {
     let spec = or_null(get(obj, "spec"));
@@ -35,8 +48,18 @@ pub(crate) fn node(errs: &mut Errs, obj: &Value, old: Option<&Value>) {
             }
         }
     }
-    let cidrs = strs(spec, "podCIDRs");
+    let cidrs = pod_cidrs(spec);
     let cp = FieldPath::new("spec").child("podCIDRs");
+    // Upstream's conversion overwrites podCIDR with podCIDRs[0]; with nothing here to do
+    // that, a differing podCIDR is refused instead of being stored beside podCIDRs.
+    let single = s(spec, "podCIDR");
+    if !single.is_empty() && !strs(spec, "podCIDRs").is_empty() && cidrs.first() != Some(&single) {
+        errs.push(FieldError::invalid(
+            FieldPath::new("spec").child("podCIDR"),
+            single,
+            "must be the same as spec.podCIDRs[0]",
+        ));
+    }
     for (i, c) in cidrs.iter().enumerate() {
         each_invalid(errs, cp.index(i), c, names::is_valid_cidr(c));
     }
@@ -52,7 +75,7 @@ pub(crate) fn node(errs: &mut Errs, obj: &Value, old: Option<&Value>) {
     }
     let Some(old) = old else { return };
     let old_spec = or_null(get(old, "spec"));
-    let old_cidrs = strs(old_spec, "podCIDRs");
+    let old_cidrs = pod_cidrs(old_spec);
     if !old_cidrs.is_empty() && old_cidrs != cidrs {
         errs.push(FieldError::forbidden(
             cp,

@@ -260,6 +260,62 @@ fn namespace_and_node_rules() {
     );
 }
 
+#[test]
+fn node_pod_cidrs_may_be_set_once() {
+    let bare = json!({"metadata": {"name": "n"}});
+    let both = |c: &str| json!({"metadata": {"name": "n"}, "spec": {"podCIDR": c, "podCIDRs": [c]}});
+    let single = |c: &str| json!({"metadata": {"name": "n"}, "spec": {"podCIDR": c}});
+    // From none to one: allowed (the node IPAM controller's write), by either field.
+    ok(&update("", "Node", bare.clone(), both("10.42.1.0/24")));
+    ok(&update("", "Node", bare.clone(), single("10.42.1.0/24")));
+    // Unchanged: allowed, whichever field a client sends back.
+    ok(&update("", "Node", both("10.42.1.0/24"), both("10.42.1.0/24")));
+    ok(&update("", "Node", single("10.42.1.0/24"), both("10.42.1.0/24")));
+    ok(&update(
+        "",
+        "Node",
+        both("10.42.1.0/24"),
+        json!({"metadata": {"name": "n"}, "spec": {"podCIDRs": ["10.42.1.0/24"]}}),
+    ));
+    // Changed or removed, through either field: refused.
+    for new in [both("10.42.2.0/24"), single("10.42.2.0/24"), bare.clone()] {
+        one(
+            &update("", "Node", both("10.42.1.0/24"), new),
+            "spec.podCIDRs",
+            Forbidden,
+            "node updates may not change podCIDR",
+        );
+    }
+    one(
+        &update("", "Node", single("10.42.1.0/24"), single("10.42.2.0/24")),
+        "spec.podCIDRs",
+        Forbidden,
+        "node updates may not change podCIDR",
+    );
+    // podCIDR beside podCIDRs must be its first element.
+    let mismatch = json!({"metadata": {"name": "n"},
+        "spec": {"podCIDR": "10.42.9.0/24", "podCIDRs": ["10.42.1.0/24"]}});
+    one(
+        &update("", "Node", both("10.42.1.0/24"), mismatch.clone()),
+        "spec.podCIDR",
+        Invalid,
+        "must be the same as spec.podCIDRs[0]",
+    );
+    one(
+        &create("", "Node", mismatch),
+        "spec.podCIDR",
+        Invalid,
+        "must be the same as spec.podCIDRs[0]",
+    );
+    // A lone podCIDR is checked like podCIDRs.
+    one(
+        &create("", "Node", single("10.42.1.0")),
+        "spec.podCIDRs[0]",
+        Invalid,
+        "",
+    );
+}
+
 fn pvc() -> Value {
     json!({"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": "standard"}})

@@ -1,0 +1,223 @@
+//! Node end-to-end tests: `krust server` with its node agent running real containers
+//! through containerd, runc and the CNI bridge, driven with the real kubectl. They need
+//! root and the packages `make test` installs; without them each test says why and
+//! passes without running. Traffic goes only to pod addresses inside network namespaces
+//! these tests' pods created.
+
+// Test helpers may unwrap: a panic is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use krust_e2e::Cluster;
+use serde_json::Value;
+
+fn node_cluster() -> Option<Cluster> {
+    if let Err(why) = Cluster::node_prerequisites() {
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    Some(Cluster::start_node(&[]))
+}
+
+/// Polls `pod`'s JSON until `done` holds (two minutes at most).
+fn wait_pod(c: &Cluster, pod: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = c.kubectl(&["get", "pod", pod, "-o", "json"]);
+        if out.status.success() {
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            if done(&v) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pod {pod}: {what} did not happen; pod:\n{v:#}\nserver log tail:\n{}",
+                tail(&c.log())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+fn phase(v: &Value) -> &str {
+    v["status"]["phase"].as_str().unwrap_or_default()
+}
+
+fn http_get(ip: &str, port: u16, path: &str) -> std::io::Result<String> {
+    let addr = format!("{ip}:{port}").parse().map_err(std::io::Error::other)?;
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+    s.set_read_timeout(Some(Duration::from_secs(3)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+#[test]
+fn a_pod_runs_init_containers_then_serves_http_on_its_pod_ip() {
+    let Some(c) = node_cluster() else { return };
+    let node = c.get_json(&["nodes"]);
+    let n = &node["items"][0];
+    assert_eq!(
+        n["metadata"]["labels"]["node-role.kubernetes.io/control-plane"],
+        "true"
+    );
+    assert_eq!(n["status"]["capacity"]["pods"], "110");
+    assert!(
+        n["status"]["nodeInfo"]["containerRuntimeVersion"]
+            .as_str()
+            .unwrap()
+            .starts_with("containerd://"),
+        "{n:#}"
+    );
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  initContainers:
+  - name: first
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "echo first > /www/order"]
+    volumeMounts: [{name: www, mountPath: /www}]
+  - name: second
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "echo second >> /www/order"]
+    volumeMounts: [{name: www, mountPath: /www}]
+  containers:
+  - name: httpd
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c"]
+    args: ["echo \"$(GREETING) from $(POD_NAME) in $(POD_NS)\" > /www/index.html; exec httpd -f -p 8080 -h /www"]
+    env:
+    - {name: WHO, value: world}
+    - {name: GREETING, value: "hello $(WHO)"}
+    - name: POD_NAME
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    - name: POD_NS
+      valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+    ports: [{containerPort: 8080}]
+    volumeMounts: [{name: www, mountPath: /www}]
+  volumes:
+  - {name: www, emptyDir: {}}
+"#,
+    );
+    let pod = wait_pod(&c, "web", "Running and Ready", |v| {
+        phase(v) == "Running" && v["status"]["containerStatuses"][0]["ready"] == true
+    });
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    assert!(
+        ip.starts_with("10.42."),
+        "pod IP {ip} is from the node's pod CIDR"
+    );
+    assert_eq!(
+        pod["status"]["hostIP"],
+        node["items"][0]["status"]["addresses"][0]["address"]
+    );
+    let init = pod["status"]["initContainerStatuses"].as_array().unwrap();
+    assert!(
+        init.iter().all(|s| s["state"]["terminated"]["exitCode"] == 0),
+        "{init:#?}"
+    );
+    let app = &pod["status"]["containerStatuses"][0];
+    assert!(app["containerID"].as_str().unwrap().starts_with("containerd://"));
+    assert!(app["imageID"].as_str().unwrap().starts_with("sha256:"), "{app:#}");
+    // The server may need a moment after the container started.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let page = loop {
+        match http_get(&ip, 8080, "/") {
+            Ok(text) if text.contains("200 OK") => break text,
+            other => {
+                assert!(Instant::now() < deadline, "GET http://{ip}:8080/: {other:?}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
+    assert!(page.contains("hello world from web in default"), "{page}");
+    let order = http_get(&ip, 8080, "/order").unwrap();
+    assert!(
+        order.ends_with("first\nsecond\n"),
+        "init containers ran in order: {order}"
+    );
+
+    c.ok(&["delete", "pod", "web", "--grace-period=1", "--timeout=60s"]);
+    assert!(
+        TcpStream::connect_timeout(&format!("{ip}:8080").parse().unwrap(), Duration::from_secs(1)).is_err(),
+        "the pod's server is gone with the pod"
+    );
+}
+
+#[test]
+fn a_crashing_container_backs_off_and_keeps_its_last_state() {
+    let Some(c) = node_cluster() else { return };
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: crash}
+spec:
+  containers:
+  - name: c
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "echo about to fail; exit 3"]
+"#,
+    );
+    let pod = wait_pod(&c, "crash", "CrashLoopBackOff after two restarts", |v| {
+        let s = &v["status"]["containerStatuses"][0];
+        s["restartCount"].as_i64().unwrap_or(0) >= 2 && s["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    });
+    let s = &pod["status"]["containerStatuses"][0];
+    assert_eq!(s["lastState"]["terminated"]["exitCode"], 3, "{s:#}");
+    assert_eq!(s["lastState"]["terminated"]["reason"], "Error");
+    assert_eq!(s["ready"], false);
+    assert_eq!(phase(&pod), "Running");
+    let msg = s["state"]["waiting"]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("back-off ") && msg.contains("s restarting failed container=c pod=crash_default("),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_restarted_agent_adopts_running_containers() {
+    let Some(mut c) = node_cluster() else { return };
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: steady}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+"#,
+    );
+    let before = wait_pod(&c, "steady", "Running", |v| phase(v) == "Running");
+    let id = before["status"]["containerStatuses"][0]["containerID"].clone();
+    let ip = before["status"]["podIP"].clone();
+    assert!(c.stop(), "the server stops cleanly; log:\n{}", tail(&c.log()));
+    c.restart();
+    // Give the agent time to look at the pod again, then compare.
+    std::thread::sleep(Duration::from_secs(5));
+    let after = wait_pod(&c, "steady", "Running after the restart", |v| {
+        phase(v) == "Running"
+    });
+    let s = &after["status"]["containerStatuses"][0];
+    assert_eq!(s["containerID"], id, "the same container runs on");
+    assert_eq!(s["restartCount"], 0);
+    assert_eq!(after["status"]["podIP"], ip);
+}
