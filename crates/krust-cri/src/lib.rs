@@ -17,6 +17,8 @@ pub mod v1 {
     tonic::include_proto!("runtime.v1");
 }
 
+pub mod health;
+
 pub use tonic::{Code, Status};
 
 /// The CRI API version this client speaks.

@@ -221,3 +221,75 @@ spec:
     assert_eq!(s["restartCount"], 0);
     assert_eq!(after["status"]["podIP"], ip);
 }
+
+#[test]
+fn readiness_follows_its_probe_and_a_failed_liveness_probe_restarts_the_container() {
+    let Some(c) = node_cluster() else { return };
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: probed}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: ready-for-a-while
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "sleep 2; touch /tmp/ready; sleep 6; rm /tmp/ready; exec sleep 3600"]
+    readinessProbe:
+      exec: {command: ["cat", "/tmp/ready"]}
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: alive-for-a-while
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "mkdir -p /www; echo ok > /www/healthz; httpd -p 8081 -h /www; sleep 5; rm /www/healthz; exec sleep 3600"]
+    ports: [{name: health, containerPort: 8081}]
+    livenessProbe:
+      httpGet: {path: /healthz, port: health}
+      periodSeconds: 1
+      failureThreshold: 2
+"#,
+    );
+    let status = |v: &Value, name: &str| -> Value {
+        v["status"]["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    // Running but not ready until the file exists.
+    let first = wait_pod(&c, "probed", "running", |v| {
+        status(v, "ready-for-a-while")["state"]["running"].is_object()
+    });
+    assert_eq!(status(&first, "ready-for-a-while")["ready"], false, "{first:#}");
+    wait_pod(&c, "probed", "the first container ready", |v| {
+        status(v, "ready-for-a-while")["ready"] == true
+    });
+    let gone = wait_pod(&c, "probed", "not ready again once the file is gone", |v| {
+        status(v, "ready-for-a-while")["ready"] == false
+    });
+    assert_eq!(
+        status(&gone, "ready-for-a-while")["restartCount"],
+        0,
+        "a failing readiness probe does not restart"
+    );
+    let pod_ready = gone["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(pod_ready["status"], "False", "{pod_ready:#}");
+    let restarted = wait_pod(&c, "probed", "the liveness-probed container restarted", |v| {
+        status(v, "alive-for-a-while")["restartCount"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 1
+    });
+    let s = status(&restarted, "alive-for-a-while");
+    assert!(s["lastState"]["terminated"].is_object(), "{s:#}");
+}

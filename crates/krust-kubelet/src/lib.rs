@@ -34,6 +34,7 @@ mod names;
 mod node;
 mod pod;
 mod pool;
+mod probe;
 mod runtime;
 
 use std::sync::Arc;
@@ -44,7 +45,7 @@ pub use agent::{Agent, AgentConfig};
 pub use clock::{Clock, SystemClock};
 pub use config::SimulatedConfig;
 pub use runtime::{
-    ContainerKind, ContainerRef, ContainerRuntimeStatus, ContainerState, CriRuntime, NodeContext,
+    ContainerKind, ContainerRef, ContainerRuntimeStatus, ContainerState, CriRuntime, ExecResult, NodeContext,
     PodRuntimeStatus, Runtime, RuntimeError, SandboxStatus, SimulatedRuntime, Termination,
 };
 

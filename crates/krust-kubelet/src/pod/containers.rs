@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::{
 use super::plan::{restart_at, restart_delay};
 use super::{RestartPolicy, is_sidecar};
 use crate::clock::time;
+use crate::probe::Verdict;
 use crate::runtime::{ContainerKind, ContainerRuntimeStatus, ContainerState, PodRuntimeStatus, Termination};
 
 /// What the status builder needs to know beyond the runtime's view.
@@ -25,7 +26,17 @@ pub(crate) struct Context<'a> {
     /// Whether the pod's phase is final: nothing will be started again.
     pub terminal: bool,
     pub now: jiff::Timestamp,
+    /// Probe results of the running instances, by container name (empty where nothing is
+    /// probed: such a container is ready and started while it runs).
+    pub verdicts: &'a Verdicts,
 }
+
+/// Probe results by container name.
+pub(crate) type Verdicts = std::collections::BTreeMap<String, Verdict>;
+
+/// No probe results.
+#[cfg(test)]
+pub(crate) static NO_VERDICTS: Verdicts = Verdicts::new();
 
 fn waiting(reason: &str, message: Option<String>) -> ApiState {
     ApiState {
@@ -91,7 +102,10 @@ fn status_of(
                 }),
                 ..Default::default()
             };
-            (state, kind == ContainerKind::App || is_sidecar(c), true)
+            let verdict = ctx.verdicts.get(&c.name);
+            let started = verdict.is_none_or(|v| v.started);
+            let ready = (kind == ContainerKind::App || is_sidecar(c)) && verdict.is_none_or(|v| v.ready);
+            (state, ready, started)
         }
         ContainerState::Exited(t) => {
             let again = !ctx.terminal && restarts(kind, c, RestartPolicy::of(ctx.pod), t);
@@ -169,6 +183,7 @@ mod tests {
             initialized: true,
             terminal: false,
             now: t(now),
+            verdicts: &NO_VERDICTS,
         }
     }
 

@@ -45,6 +45,8 @@ pub(crate) struct Shared<R, A> {
     pub api: A,
     pub clock: Arc<dyn Clock>,
     pub spec: Arc<PoolSpec>,
+    /// The node's probes (a real node only).
+    pub probes: Option<Arc<crate::probe::Probes<R>>>,
 }
 
 /// Carries out one job for one pod.
@@ -78,7 +80,15 @@ pub(crate) async fn run_job<R: Runtime, A: PodApi>(
             }
             return done;
         }
-        Job::Sync => match sync_pod(&*shared.runtime, &*shared.clock, node, &pod).await {
+        Job::Sync => match sync_pod(
+            &*shared.runtime,
+            &*shared.clock,
+            node,
+            &pod,
+            shared.probes.as_ref(),
+        )
+        .await
+        {
             SyncResult::Stopped => {
                 delete(shared, &pod, &mut done).await;
                 return done;

@@ -78,6 +78,8 @@ pub(crate) struct PodManager<R, A> {
     relist: Option<HashSet<Arc<str>>>,
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: Option<mpsc::UnboundedReceiver<Done>>,
+    /// Pods whose probe results changed.
+    probe_changes: Option<mpsc::UnboundedReceiver<String>>,
 }
 
 impl<R: Runtime, A: PodApi> PodManager<R, A> {
@@ -90,13 +92,22 @@ impl<R: Runtime, A: PodApi> PodManager<R, A> {
     ) -> Self {
         let n = spec.names.count() as usize;
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        // Only a real node's containers are probed; a simulated one's are ready as they run.
+        let (probes, probe_changes) = if spec.host.is_some() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (Some(crate::probe::Probes::new(runtime.clone(), tx)), Some(rx))
+        } else {
+            (None, None)
+        };
         Self {
             shared: Arc::new(Shared {
                 runtime,
                 api,
                 clock,
                 spec,
+                probes,
             }),
+            probe_changes,
             table,
             pods: HashMap::new(),
             by_node: vec![Vec::new(); n],
@@ -114,6 +125,16 @@ impl<R: Runtime, A: PodApi> PodManager<R, A> {
             return;
         };
         let (event_tx, mut events) = mpsc::unbounded_channel::<String>();
+        if let Some(mut changes) = self.probe_changes.take() {
+            let tx = event_tx.clone();
+            tokio::spawn(async move {
+                while let Some(uid) = changes.recv().await {
+                    if tx.send(uid).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
         let runtime = self.shared.runtime.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move {

@@ -13,12 +13,26 @@ use super::{app_containers, init_containers, is_sidecar, is_terminal, phase};
 use crate::clock::time;
 use crate::runtime::{ContainerKind, NodeContext, PodRuntimeStatus};
 
-/// The status of `pod` on `node` given the runtime's view (`None`: no sandbox yet).
+/// The status of `pod` on `node` given the runtime's view (`None`: no sandbox yet), for
+/// a pod nothing is probed of.
+#[cfg(test)]
 pub(crate) fn pod_status(
     pod: &Pod,
     node: &NodeContext,
     rt: Option<&PodRuntimeStatus>,
     now: jiff::Timestamp,
+) -> PodStatus {
+    probed_pod_status(pod, node, rt, now, &containers::NO_VERDICTS)
+}
+
+/// The status of `pod` on `node` given the runtime's view (`None`: no sandbox yet) and
+/// its containers' probe results.
+pub(crate) fn probed_pod_status(
+    pod: &Pod,
+    node: &NodeContext,
+    rt: Option<&PodRuntimeStatus>,
+    now: jiff::Timestamp,
+    verdicts: &containers::Verdicts,
 ) -> PodStatus {
     let mut s = pod.status.clone().unwrap_or_default();
     let phase = phase::phase(pod, rt);
@@ -30,6 +44,7 @@ pub(crate) fn pod_status(
         initialized: false,
         terminal,
         now,
+        verdicts,
     };
     let init = containers::statuses(&ctx, ContainerKind::Init, init_spec, rt);
     ctx.initialized = incomplete_init(&init, &sidecars).is_empty();

@@ -9,10 +9,14 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
 
+use std::sync::Arc;
+
+use super::containers::Verdicts;
 use super::plan::{Action, plan};
 use super::{is_terminal, status};
 use crate::clock::Clock;
-use crate::runtime::{NodeContext, Runtime, RuntimeError};
+use crate::probe::Probes;
+use crate::runtime::{NodeContext, PodRuntimeStatus, Runtime, RuntimeError};
 
 /// More steps than any pod needs in one go (one per init container, then the apps); a
 /// bound so a runtime that never reaches the planned state cannot spin a sync forever.
@@ -33,17 +37,46 @@ pub(crate) enum SyncResult {
     Failed(RuntimeError),
 }
 
-/// Syncs `pod` on `node`.
+/// Syncs `pod` on `node`; `probes` is set on a real node, whose containers are probed.
 pub(crate) async fn sync_pod<R: Runtime>(
     rt: &R,
     clock: &dyn Clock,
     node: &NodeContext,
     pod: &Pod,
+    probes: Option<&Arc<Probes<R>>>,
 ) -> SyncResult {
-    match drive(rt, clock, node, pod).await {
+    match drive(rt, clock, node, pod, probes).await {
         Ok(r) => r,
         Err(e) => SyncResult::Failed(e),
     }
+}
+
+/// The pod's grace period for stopping its containers (`terminationGracePeriodSeconds`,
+/// 30 s by default).
+fn grace_period(pod: &Pod) -> Duration {
+    let secs = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.termination_grace_period_seconds)
+        .unwrap_or(30)
+        .max(0);
+    Duration::from_secs(secs.unsigned_abs())
+}
+
+/// The probe results of the instances `current` shows.
+fn verdicts<R: Runtime>(
+    probes: Option<&Arc<Probes<R>>>,
+    uid: &str,
+    current: Option<&PodRuntimeStatus>,
+) -> Verdicts {
+    let (Some(probes), Some(current)) = (probes, current) else {
+        return Verdicts::new();
+    };
+    current
+        .containers
+        .iter()
+        .filter_map(|c| probes.verdict(uid, &c.name, &c.id).map(|v| (c.name.clone(), v)))
+        .collect()
 }
 
 async fn drive<R: Runtime>(
@@ -51,14 +84,24 @@ async fn drive<R: Runtime>(
     clock: &dyn Clock,
     node: &NodeContext,
     pod: &Pod,
+    probes: Option<&Arc<Probes<R>>>,
 ) -> Result<SyncResult, RuntimeError> {
     let uid = pod.metadata.uid.as_deref().unwrap_or_default();
     if pod.metadata.deletion_timestamp.is_some() {
+        if let Some(p) = probes {
+            p.forget(uid);
+        }
         let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0).max(0);
         rt.kill_pod(uid, Duration::from_secs(grace.unsigned_abs()))
             .await?;
         rt.remove_pod(uid).await?;
         return Ok(SyncResult::Stopped);
+    }
+    if let Some(p) = probes {
+        for (name, why) in p.take_failed(uid) {
+            tracing::info!(pod = %super::key(pod), container = %name, %why, "container failed its probe, will be restarted");
+            rt.stop_container(uid, &name, grace_period(pod)).await?;
+        }
     }
     let mut current = rt.pod_status(uid).await?;
     let mut next = plan(pod, current.as_ref(), clock.now());
@@ -75,9 +118,16 @@ async fn drive<R: Runtime>(
         current = rt.pod_status(uid).await?;
         next = plan(pod, current.as_ref(), clock.now());
     }
-    let status = status::pod_status(pod, node, current.as_ref(), clock.now());
+    if let Some(p) = probes {
+        p.sync(pod, current.as_ref());
+    }
+    let verdicts = verdicts(probes, uid, current.as_ref());
+    let status = status::probed_pod_status(pod, node, current.as_ref(), clock.now(), &verdicts);
     let terminal = is_terminal(status.phase.as_deref());
     if terminal {
+        if let Some(p) = probes {
+            p.forget(uid);
+        }
         rt.kill_pod(uid, Duration::ZERO).await?;
         rt.remove_pod(uid).await?;
     }
@@ -122,7 +172,7 @@ mod tests {
     async fn long_running_pod_goes_running_in_one_sync() {
         let (clock, rt) = setup();
         let p = pod("Always", &["a", "b"], &["i1", "side:s", "i2"]);
-        let r = sync_pod(&rt, &*clock, &node(), &p).await;
+        let r = sync_pod(&rt, &*clock, &node(), &p, None).await;
         assert_eq!(phase(&r), "Running");
         let SyncResult::Status { status, wake_at, .. } = r else {
             unreachable!()
@@ -139,11 +189,11 @@ mod tests {
     async fn job_pod_succeeds_after_the_pod_duration_and_frees_its_address() {
         let (clock, rt) = setup();
         let p = pod("Never", &["a"], &[]);
-        assert_eq!(phase(&sync_pod(&rt, &*clock, &node(), &p).await), "Running");
+        assert_eq!(phase(&sync_pod(&rt, &*clock, &node(), &p, None).await), "Running");
         let uid = rt.next_event().await;
         assert_eq!(uid.as_deref(), Some("u-1"));
         clock.advance(Duration::from_secs(1));
-        let r = sync_pod(&rt, &*clock, &node(), &p).await;
+        let r = sync_pod(&rt, &*clock, &node(), &p, None).await;
         assert_eq!(phase(&r), "Succeeded");
         assert!(
             rt.pod_status("u-1").await.unwrap().is_none(),
@@ -156,11 +206,11 @@ mod tests {
         let (clock, rt) = setup();
         let mut p = pod("Always", &["a"], &[]);
         p.metadata.annotations = Some([(crate::EXIT_CODE_ANNOTATION.to_string(), "3".to_string())].into());
-        sync_pod(&rt, &*clock, &node(), &p).await;
+        sync_pod(&rt, &*clock, &node(), &p, None).await;
         rt.next_event().await;
         clock.advance(Duration::from_secs(1));
         // First exit: restarted at once.
-        let r = sync_pod(&rt, &*clock, &node(), &p).await;
+        let r = sync_pod(&rt, &*clock, &node(), &p, None).await;
         let SyncResult::Status { status, .. } = &r else {
             panic!()
         };
@@ -168,7 +218,7 @@ mod tests {
         rt.next_event().await;
         clock.advance(Duration::from_secs(1));
         // Second exit: back-off 10 s.
-        let r = sync_pod(&rt, &*clock, &node(), &p).await;
+        let r = sync_pod(&rt, &*clock, &node(), &p, None).await;
         let SyncResult::Status { status, wake_at, .. } = &r else {
             panic!()
         };
@@ -192,11 +242,11 @@ mod tests {
     async fn deletion_stops_and_removes() {
         let (clock, rt) = setup();
         let mut p = pod("Always", &["a"], &[]);
-        sync_pod(&rt, &*clock, &node(), &p).await;
+        sync_pod(&rt, &*clock, &node(), &p, None).await;
         p.metadata.deletion_timestamp = Some(crate::clock::time(clock.now()));
         p.metadata.deletion_grace_period_seconds = Some(30);
         assert!(matches!(
-            sync_pod(&rt, &*clock, &node(), &p).await,
+            sync_pod(&rt, &*clock, &node(), &p, None).await,
             SyncResult::Stopped
         ));
         assert!(rt.pod_status("u-1").await.unwrap().is_none());

@@ -121,6 +121,15 @@ pub struct Termination {
     pub reason: Option<String>,
 }
 
+/// What a command run in a container came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecResult {
+    /// Its exit code.
+    pub exit_code: i32,
+    /// Its standard output and error, as one text.
+    pub output: String,
+}
+
 /// Failures of a runtime call.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -170,6 +179,26 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Removes pod `uid`'s containers and sandbox and releases its address.
     fn remove_pod(&self, uid: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
+    /// Stops the running instance of container `name` of pod `uid` (SIGTERM, then
+    /// SIGKILL after `grace`), as when its liveness probe fails; it is then started again
+    /// or not as the restart policy says.
+    fn stop_container(
+        &self,
+        uid: &str,
+        name: &str,
+        grace: Duration,
+    ) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
+    /// Runs `cmd` in container `id` (the runtime's id, without the `<runtime>://` prefix)
+    /// and returns its exit code and output, killing it after `timeout`: exec probes and
+    /// hooks.
+    fn exec_sync(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> impl Future<Output = Result<ExecResult, RuntimeError>> + Send;
 
     /// Waits for the next change the pod worker did not cause itself (a container
     /// exited) and returns the uid of the pod concerned; `None` when the runtime is gone.

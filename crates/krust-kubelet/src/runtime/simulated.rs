@@ -26,8 +26,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{
-    ContainerKind, ContainerRef, ContainerRuntimeStatus, ContainerState, NodeContext, PodRuntimeStatus,
-    Runtime, RuntimeError, SandboxStatus, Termination,
+    ContainerKind, ContainerRef, ContainerRuntimeStatus, ContainerState, ExecResult, NodeContext,
+    PodRuntimeStatus, Runtime, RuntimeError, SandboxStatus, Termination,
 };
 use crate::EXIT_CODE_ANNOTATION;
 use crate::clock::Clock;
@@ -293,6 +293,44 @@ impl Runtime for SimulatedRuntime {
             subnet.release(sim.host);
         }
         Ok(())
+    }
+
+    async fn stop_container(&self, uid: &str, name: &str, _grace: Duration) -> Result<(), RuntimeError> {
+        let now = Instant::now();
+        let wall = self.clock.now();
+        let mut st = self.state.lock();
+        let Some(sim) = st.pods.get_mut(uid) else {
+            return Ok(());
+        };
+        let pod_id = sim.id;
+        for (position, c) in sim.containers.iter_mut().enumerate() {
+            if &*c.name == name
+                && let ContainerState::Running { started_at } = c.state(pod_id, position, now)
+            {
+                // As a process that does not handle SIGTERM: killed at the grace period.
+                c.killed = Some(Termination {
+                    id: container_id(pod_id, position, c.attempt),
+                    started_at,
+                    finished_at: wall,
+                    exit_code: 137,
+                    reason: Some("Error".into()),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn exec_sync(
+        &self,
+        _id: &str,
+        _cmd: &[String],
+        _timeout: Duration,
+    ) -> Result<ExecResult, RuntimeError> {
+        // Nothing runs in a simulated container: every command succeeds silently.
+        Ok(ExecResult {
+            exit_code: 0,
+            output: String::new(),
+        })
     }
 
     async fn next_event(&self) -> Option<String> {

@@ -21,7 +21,8 @@ use krust_cri::{Cri, v1};
 pub(crate) use spec::Paths;
 
 use super::{
-    ContainerKind, ContainerRef, NodeContext, PodRuntimeStatus, Runtime, RuntimeError, SandboxStatus,
+    ContainerKind, ContainerRef, ExecResult, NodeContext, PodRuntimeStatus, Runtime, RuntimeError,
+    SandboxStatus,
 };
 
 /// How often the containers are listed to notice exits.
@@ -409,6 +410,61 @@ impl Runtime for CriRuntime {
             }
         }
         Ok(())
+    }
+
+    async fn stop_container(&self, uid: &str, name: &str, grace: Duration) -> Result<(), RuntimeError> {
+        let timeout = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
+        let Some(sandbox) = self.sandboxes(uid).await?.into_iter().next() else {
+            return Ok(());
+        };
+        for c in self.containers(&sandbox.id).await? {
+            let named = c.metadata.as_ref().is_some_and(|m| m.name == name);
+            if !named || c.state != v1::ContainerState::ContainerRunning as i32 {
+                continue;
+            }
+            match self
+                .cri
+                .runtime
+                .clone()
+                .stop_container(v1::StopContainerRequest {
+                    container_id: c.id,
+                    timeout,
+                })
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.code() == krust_cri::Code::NotFound => {}
+                Err(e) => return Err(call_err("stopping a container", e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn exec_sync(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Duration,
+    ) -> Result<ExecResult, RuntimeError> {
+        let secs = i64::try_from(timeout.as_secs().max(1)).unwrap_or(i64::MAX);
+        let mut client = self.cri.runtime.clone();
+        let call = client.exec_sync(v1::ExecSyncRequest {
+            container_id: id.to_string(),
+            cmd: cmd.to_vec(),
+            timeout: secs,
+        });
+        // containerd enforces the timeout too; this bounds a runtime that does not.
+        let reply = tokio::time::timeout(timeout + Duration::from_secs(1), call)
+            .await
+            .map_err(|_| RuntimeError::Other(format!("command timed out after {}s", timeout.as_secs())))?
+            .map_err(|e| call_err("running a command in the container", e))?
+            .into_inner();
+        let mut output = String::from_utf8_lossy(&reply.stdout).into_owned();
+        output.push_str(&String::from_utf8_lossy(&reply.stderr));
+        Ok(ExecResult {
+            exit_code: reply.exit_code,
+            output,
+        })
     }
 
     async fn next_event(&self) -> Option<String> {
