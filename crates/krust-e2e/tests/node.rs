@@ -15,11 +15,32 @@ use krust_e2e::Cluster;
 use serde_json::Value;
 
 fn node_cluster() -> Option<Cluster> {
+    node_cluster_with(&[])
+}
+
+fn node_cluster_with(extra: &[&str]) -> Option<Cluster> {
     if let Err(why) = Cluster::node_prerequisites() {
         eprintln!("skipped: {why}");
         return None;
     }
-    Some(Cluster::start_node(&[]))
+    Some(Cluster::start_node(extra))
+}
+
+/// Polls `pod`'s page `path` on port 8080 until it contains `want`.
+fn wait_page(c: &Cluster, ip: &str, path: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = http_get(ip, 8080, path);
+        match &got {
+            Ok(text) if text.contains(want) => return text.clone(),
+            _ => assert!(
+                Instant::now() < deadline,
+                "GET http://{ip}:8080{path} never contained {want:?}; last: {got:?}\nlog tail:\n{}",
+                tail(&c.log())
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// Polls `pod`'s JSON until `done` holds (two minutes at most).
@@ -292,4 +313,101 @@ spec:
     });
     let s = status(&restarted, "alive-for-a-while");
     assert!(s["lastState"]["terminated"].is_object(), "{s:#}");
+}
+
+#[test]
+fn config_maps_secrets_and_the_downward_api_reach_containers_and_updates_follow() {
+    let Some(c) = node_cluster_with(&["--node-sync-frequency", "2s"]) else {
+        return;
+    };
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: site}
+data:
+  index.html: "version one"
+  greeting: hello
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData:
+  password: hunter2
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reader, labels: {tier: web}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "mkdir -p /www; echo \"$GREETING $PASSWORD $SITE_greeting\" > /www/env; cp /etc/creds/password /www/secret; cp /etc/podinfo/labels /www/labels; ln -s /etc/site/index.html /www/index.html; mount | grep /etc/creds > /www/mounts; exec httpd -f -p 8080 -h /www"]
+    env:
+    - name: GREETING
+      valueFrom: {configMapKeyRef: {name: site, key: greeting}}
+    - name: PASSWORD
+      valueFrom: {secretKeyRef: {name: creds, key: password}}
+    envFrom:
+    - {configMapRef: {name: site}, prefix: SITE_}
+    volumeMounts:
+    - {name: site, mountPath: /etc/site}
+    - {name: creds, mountPath: /etc/creds}
+    - {name: podinfo, mountPath: /etc/podinfo}
+  volumes:
+  - {name: site, configMap: {name: site}}
+  - {name: creds, secret: {secretName: creds, defaultMode: 0400}}
+  - name: podinfo
+    downwardAPI:
+      items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]
+"#,
+    );
+    let pod = wait_pod(&c, "reader", "Running", |v| phase(v) == "Running");
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    wait_page(&c, &ip, "/env", "hello hunter2 hello");
+    wait_page(&c, &ip, "/secret", "hunter2");
+    wait_page(&c, &ip, "/labels", "tier=\"web\"");
+    wait_page(&c, &ip, "/mounts", "tmpfs");
+    wait_page(&c, &ip, "/", "version one");
+    // An edit of the ConfigMap reaches the running container's volume.
+    c.ok(&[
+        "patch",
+        "configmap",
+        "site",
+        "-p",
+        r#"{"data":{"index.html":"version two"}}"#,
+    ]);
+    wait_page(&c, &ip, "/", "version two");
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["restartCount"], 0,
+        "no restart was needed"
+    );
+
+    // A pod whose env refers to a missing key does not start, and says why.
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: misconfigured}
+spec:
+  containers:
+  - name: c
+    image: krust.io/busybox:1.35
+    command: ["sleep", "3600"]
+    env:
+    - name: X
+      valueFrom: {configMapKeyRef: {name: site, key: nope}}
+"#,
+    );
+    let bad = wait_pod(&c, "misconfigured", "CreateContainerConfigError", |v| {
+        v["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+    });
+    let msg = bad["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(msg, "couldn't find key nope in ConfigMap default/site");
 }

@@ -88,6 +88,9 @@ pub(crate) struct HostNode {
     pub hostname: String,
     /// Kernel, OS image, runtime and kubelet versions, machine and boot ids.
     pub info: k8s_openapi::api::core::v1::NodeSystemInfo,
+    /// How often each pod is synced when nothing else wakes it (kubelet's
+    /// `--sync-frequency`).
+    pub sync_frequency: Duration,
 }
 
 impl PoolSpec {

@@ -36,6 +36,7 @@ mod pod;
 mod pool;
 mod probe;
 mod runtime;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -48,6 +49,7 @@ pub use runtime::{
     ContainerKind, ContainerRef, ContainerRuntimeStatus, ContainerState, CriRuntime, ExecResult, NodeContext,
     PodRuntimeStatus, Runtime, RuntimeError, SandboxStatus, SimulatedRuntime, Termination,
 };
+pub use volumes::{KubeObjects, ObjectSource};
 
 /// Node annotation: `"false"` stops the node's heartbeats (Lease and status) until removed.
 pub const HEARTBEAT_ANNOTATION: &str = "krust.io/simulate-heartbeat";

@@ -72,6 +72,10 @@ pub struct ServerArgs {
     /// CRI socket of a container runtime to use instead of starting containerd.
     #[arg(long)]
     pub container_runtime_endpoint: Option<PathBuf>,
+    /// How often the node agent syncs each pod when nothing else wakes it; ConfigMap and
+    /// Secret volume edits reach running pods within this (kubelet's --sync-frequency).
+    #[arg(long, default_value = "1m", value_parser = crate::duration::parse)]
+    pub node_sync_frequency: std::time::Duration,
     /// Run this many simulated nodes (named sim-0, sim-1, ...) in this process: they
     /// register, heartbeat and run their pods at once without containers.
     #[arg(long, default_value_t = 0)]
@@ -332,6 +336,7 @@ fn agent_config(args: &ServerArgs) -> krust_kubelet::AgentConfig {
     let mut config = krust_kubelet::AgentConfig::new(name, data_dir);
     config.node_ip = args.node_ip;
     config.runtime_endpoint = args.container_runtime_endpoint.clone();
+    config.sync_frequency = args.node_sync_frequency;
     config
         .labels
         .insert("node-role.kubernetes.io/control-plane".into(), "true".into());

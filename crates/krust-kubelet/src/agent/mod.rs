@@ -49,6 +49,9 @@ pub struct AgentConfig {
     pub labels: BTreeMap<String, String>,
     /// Taints, as `key=value:Effect`.
     pub taints: Vec<String>,
+    /// How often each pod is synced when nothing else wakes it (ConfigMap and Secret
+    /// volume updates land within this), as kubelet's `--sync-frequency`.
+    pub sync_frequency: Duration,
 }
 
 impl AgentConfig {
@@ -64,6 +67,7 @@ impl AgentConfig {
             busybox: "/bin/busybox".into(),
             labels: BTreeMap::new(),
             taints: Vec::new(),
+            sync_frequency: Duration::from_secs(60),
         }
     }
 }
@@ -160,10 +164,12 @@ impl Agent {
                 ip: node_ip,
                 hostname: hostname(),
                 info: host::system_info(format!("{name}://{version}")),
+                sync_frequency: c.sync_frequency,
             }),
         };
         let runtime = Arc::new(CriRuntime::new(
             cri,
+            crate::volumes::KubeObjects::new(self.client.clone()),
             agent_dir.join("pod-logs"),
             agent_dir.join("pods"),
             node_ip.to_string(),

@@ -29,7 +29,16 @@ pub(crate) struct Context<'a> {
     /// Probe results of the running instances, by container name (empty where nothing is
     /// probed: such a container is ready and started while it runs).
     pub verdicts: &'a Verdicts,
+    /// Containers that could not be started: waiting reason and message.
+    pub failures: &'a Failures,
 }
+
+/// Why containers could not be started, by name.
+pub(crate) type Failures = std::collections::BTreeMap<String, (&'static str, String)>;
+
+/// No start failures.
+#[cfg(test)]
+pub(crate) static NO_FAILURES: Failures = Failures::new();
 
 /// Probe results by container name.
 pub(crate) type Verdicts = std::collections::BTreeMap<String, Verdict>;
@@ -151,16 +160,18 @@ pub(crate) fn statuses(
         .map(|c| match rt.and_then(|r| r.container(&c.name)) {
             Some(s) => status_of(ctx, kind, c, s),
             None => {
-                let reason = if kind == ContainerKind::Init || !ctx.initialized {
-                    "PodInitializing"
-                } else {
-                    "ContainerCreating"
+                let state = match ctx.failures.get(&c.name) {
+                    Some((reason, message)) => waiting(reason, Some(message.clone())),
+                    None if kind == ContainerKind::Init || !ctx.initialized => {
+                        waiting("PodInitializing", None)
+                    }
+                    None => waiting("ContainerCreating", None),
                 };
                 ContainerStatus {
                     image: c.image.clone().unwrap_or_default(),
                     name: c.name.clone(),
                     started: Some(false),
-                    state: Some(waiting(reason, None)),
+                    state: Some(state),
                     ..Default::default()
                 }
             }
@@ -184,6 +195,7 @@ mod tests {
             terminal: false,
             now: t(now),
             verdicts: &NO_VERDICTS,
+            failures: &NO_FAILURES,
         }
     }
 
@@ -227,6 +239,17 @@ mod tests {
         let apps = statuses(&c, ContainerKind::App, app_containers(&p), None);
         assert_eq!(reason(&apps[0]), "ContainerCreating");
         assert!(!apps[0].ready);
+        // A container that could not be started says why.
+        let failures: Failures = [(
+            "a".to_string(),
+            ("ErrImagePull", "failed to pull image \"x\"".to_string()),
+        )]
+        .into();
+        c.failures = &failures;
+        let apps = statuses(&c, ContainerKind::App, app_containers(&p), Some(&sandbox()));
+        assert_eq!(reason(&apps[0]), "ErrImagePull");
+        let waiting = apps[0].state.as_ref().unwrap().waiting.as_ref().unwrap();
+        assert_eq!(waiting.message.as_deref(), Some("failed to pull image \"x\""));
     }
 
     #[test]

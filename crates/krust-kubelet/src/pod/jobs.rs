@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Pod, PodStatus};
 
 use super::api::{PodApi, Written, write_status};
 use super::key;
-use super::worker::{SyncResult, sync_pod};
+use super::worker::{RealNode, SyncResult, sync_pod};
 use crate::api_error::ApiError;
 use crate::clock::Clock;
 use crate::config::PoolSpec;
@@ -85,7 +85,14 @@ pub(crate) async fn run_job<R: Runtime, A: PodApi>(
             &*shared.clock,
             node,
             &pod,
-            shared.probes.as_ref(),
+            shared.probes.as_ref().map(|probes| RealNode {
+                probes,
+                resync: shared
+                    .spec
+                    .host
+                    .as_ref()
+                    .map_or(Duration::from_secs(60), |h| h.sync_frequency),
+            }),
         )
         .await
         {

@@ -65,6 +65,14 @@ pub(crate) fn app_containers(pod: &Pod) -> &[Container] {
         .unwrap_or_default()
 }
 
+/// The container `which` refers to.
+pub(crate) fn container(pod: &Pod, which: crate::runtime::ContainerRef) -> Option<&Container> {
+    match which.kind {
+        crate::runtime::ContainerKind::Init => init_containers(pod).get(which.index),
+        crate::runtime::ContainerKind::App => app_containers(pod).get(which.index),
+    }
+}
+
 /// Whether `phase` is final.
 pub(crate) fn is_terminal(phase: Option<&str>) -> bool {
     matches!(phase, Some("Succeeded" | "Failed"))

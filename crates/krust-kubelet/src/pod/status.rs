@@ -22,17 +22,25 @@ pub(crate) fn pod_status(
     rt: Option<&PodRuntimeStatus>,
     now: jiff::Timestamp,
 ) -> PodStatus {
-    probed_pod_status(pod, node, rt, now, &containers::NO_VERDICTS)
+    probed_pod_status(
+        pod,
+        node,
+        rt,
+        now,
+        &containers::NO_VERDICTS,
+        &containers::Failures::new(),
+    )
 }
 
 /// The status of `pod` on `node` given the runtime's view (`None`: no sandbox yet) and
-/// its containers' probe results.
+/// its containers' probe results and start failures.
 pub(crate) fn probed_pod_status(
     pod: &Pod,
     node: &NodeContext,
     rt: Option<&PodRuntimeStatus>,
     now: jiff::Timestamp,
     verdicts: &containers::Verdicts,
+    failures: &containers::Failures,
 ) -> PodStatus {
     let mut s = pod.status.clone().unwrap_or_default();
     let phase = phase::phase(pod, rt);
@@ -45,6 +53,7 @@ pub(crate) fn probed_pod_status(
         terminal,
         now,
         verdicts,
+        failures,
     };
     let init = containers::statuses(&ctx, ContainerKind::Init, init_spec, rt);
     ctx.initialized = incomplete_init(&init, &sidecars).is_empty();

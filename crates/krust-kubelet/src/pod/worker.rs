@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{Pod, PodStatus};
 
 use std::sync::Arc;
 
-use super::containers::Verdicts;
+use super::containers::{Failures, Verdicts};
 use super::plan::{Action, plan};
 use super::{is_terminal, status};
 use crate::clock::Clock;
@@ -21,6 +21,9 @@ use crate::runtime::{NodeContext, PodRuntimeStatus, Runtime, RuntimeError};
 /// More steps than any pod needs in one go (one per init container, then the apps); a
 /// bound so a runtime that never reaches the planned state cannot spin a sync forever.
 const MAX_STEPS: usize = 64;
+
+/// When a container that could not be started is tried again.
+const START_RETRY: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
 
 /// What a sync came to.
 #[derive(Debug)]
@@ -37,15 +40,22 @@ pub(crate) enum SyncResult {
     Failed(RuntimeError),
 }
 
-/// Syncs `pod` on `node`; `probes` is set on a real node, whose containers are probed.
+/// How a real node syncs: its probes, and how often it looks at each pod anyway.
+pub(crate) struct RealNode<'a, R> {
+    pub probes: &'a Arc<Probes<R>>,
+    pub resync: Duration,
+}
+
+/// Syncs `pod` on `node`; `real` is set on a real node, whose containers are probed and
+/// whose pods are looked at again every `resync` (their volumes' sources may change).
 pub(crate) async fn sync_pod<R: Runtime>(
     rt: &R,
     clock: &dyn Clock,
     node: &NodeContext,
     pod: &Pod,
-    probes: Option<&Arc<Probes<R>>>,
+    real: Option<RealNode<'_, R>>,
 ) -> SyncResult {
-    match drive(rt, clock, node, pod, probes).await {
+    match drive(rt, clock, node, pod, real).await {
         Ok(r) => r,
         Err(e) => SyncResult::Failed(e),
     }
@@ -84,8 +94,9 @@ async fn drive<R: Runtime>(
     clock: &dyn Clock,
     node: &NodeContext,
     pod: &Pod,
-    probes: Option<&Arc<Probes<R>>>,
+    real: Option<RealNode<'_, R>>,
 ) -> Result<SyncResult, RuntimeError> {
+    let probes = real.as_ref().map(|r| r.probes);
     let uid = pod.metadata.uid.as_deref().unwrap_or_default();
     if pod.metadata.deletion_timestamp.is_some() {
         if let Some(p) = probes {
@@ -105,24 +116,45 @@ async fn drive<R: Runtime>(
     }
     let mut current = rt.pod_status(uid).await?;
     let mut next = plan(pod, current.as_ref(), clock.now());
-    for _ in 0..MAX_STEPS {
+    // Containers that could not be started this time, with why (shown while they wait).
+    let mut failures = Failures::new();
+    'steps: for _ in 0..MAX_STEPS {
         if next.actions.is_empty() {
             break;
         }
         for action in &next.actions {
             match action {
                 Action::CreateSandbox => rt.run_pod_sandbox(node, pod).await?,
-                Action::Start(which) => rt.start_container(pod, *which).await?,
+                Action::Start(which) => match rt.start_container(pod, *which).await {
+                    Ok(()) => {}
+                    Err(RuntimeError::Container { reason, message }) => {
+                        if let Some(c) = super::container(pod, *which) {
+                            failures.insert(c.name.clone(), (reason, message));
+                        }
+                    }
+                    Err(e) => return Err(e),
+                },
             }
         }
         current = rt.pod_status(uid).await?;
+        if !failures.is_empty() {
+            // Tried again at the next wake-up, not in a loop now.
+            next.wake_at = clock.now().checked_add(START_RETRY).ok();
+            break 'steps;
+        }
         next = plan(pod, current.as_ref(), clock.now());
     }
     if let Some(p) = probes {
         p.sync(pod, current.as_ref());
+        // A real node: ConfigMap and Secret edits reach running containers' volumes.
+        if current.as_ref().is_some_and(|c| c.sandbox.ready)
+            && let Err(e) = rt.refresh_volumes(pod).await
+        {
+            tracing::warn!(pod = %super::key(pod), error = %e, "refreshing volumes failed");
+        }
     }
     let verdicts = verdicts(probes, uid, current.as_ref());
-    let status = status::probed_pod_status(pod, node, current.as_ref(), clock.now(), &verdicts);
+    let status = status::probed_pod_status(pod, node, current.as_ref(), clock.now(), &verdicts, &failures);
     let terminal = is_terminal(status.phase.as_deref());
     if terminal {
         if let Some(p) = probes {
@@ -134,7 +166,19 @@ async fn drive<R: Runtime>(
     Ok(SyncResult::Status {
         status: Box::new(status),
         terminal,
-        wake_at: if terminal { None } else { next.wake_at },
+        wake_at: if terminal {
+            None
+        } else if let Some(real) = &real {
+            // A real node looks at each pod at least every `resync` (its volumes' sources
+            // may have changed), as the kubelet's periodic sync does.
+            let resync = clock.now().checked_add(real.resync).ok();
+            match (next.wake_at, resync) {
+                (Some(w), Some(r)) => Some(w.min(r)),
+                (w, r) => w.or(r),
+            }
+        } else {
+            next.wake_at
+        },
     })
 }
 

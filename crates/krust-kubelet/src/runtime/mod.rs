@@ -16,6 +16,13 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 
 pub use cri::CriRuntime;
+
+/// A downward-API field of `pod` (no addresses: those exist for env only).
+pub(crate) fn downward_field(pod: &Pod, path: &str) -> Option<String> {
+    cri::field_value(pod, path, &cri::Addresses::default())
+}
+
+pub(crate) use cri::resource_value as resource_field;
 pub use simulated::SimulatedRuntime;
 
 /// The node a pod runs on, as a runtime may need it (a pooled runtime serves many nodes;
@@ -142,6 +149,15 @@ pub enum RuntimeError {
     /// The spec has no such container.
     #[error("the pod spec has no container {0:?}")]
     UnknownContainer(ContainerRef),
+    /// A container could not be started; `reason` is what its status shows while it
+    /// waits (`ErrImagePull`, `CreateContainerConfigError`, ...).
+    #[error("{reason}: {message}")]
+    Container {
+        /// Upstream's waiting reason.
+        reason: &'static str,
+        /// What went wrong, for the waiting message.
+        message: String,
+    },
     /// Anything else the runtime reports.
     #[error("runtime: {0}")]
     Other(String),
@@ -179,6 +195,10 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Removes pod `uid`'s containers and sandbox and releases its address.
     fn remove_pod(&self, uid: &str) -> impl Future<Output = Result<(), RuntimeError>> + Send;
+
+    /// Brings the content of pod's configMap, secret, downwardAPI and projected volumes up
+    /// to date (called at every sync of a running pod).
+    fn refresh_volumes(&self, pod: &Pod) -> impl Future<Output = Result<(), RuntimeError>> + Send;
 
     /// Stops the running instance of container `name` of pod `uid` (SIGTERM, then
     /// SIGKILL after `grace`), as when its liveness probe fails; it is then started again

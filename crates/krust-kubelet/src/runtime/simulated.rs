@@ -295,6 +295,11 @@ impl Runtime for SimulatedRuntime {
         Ok(())
     }
 
+    async fn refresh_volumes(&self, _pod: &Pod) -> Result<(), RuntimeError> {
+        // Nothing is mounted anywhere.
+        Ok(())
+    }
+
     async fn stop_container(&self, uid: &str, name: &str, _grace: Duration) -> Result<(), RuntimeError> {
         let now = Instant::now();
         let wall = self.clock.now();

@@ -18,7 +18,9 @@ use futures_util::future::join_all;
 use k8s_openapi::api::core::v1::Pod;
 use krust_cri::{Cri, v1};
 
-pub(crate) use spec::Paths;
+use crate::volumes::{self, ObjectSource};
+
+pub(crate) use spec::{Addresses, Paths, field_value, resource_value};
 
 use super::{
     ContainerKind, ContainerRef, ExecResult, NodeContext, PodRuntimeStatus, Runtime, RuntimeError,
@@ -28,9 +30,10 @@ use super::{
 /// How often the containers are listed to notice exits.
 const RELIST: Duration = Duration::from_secs(1);
 
-/// A CRI runtime.
-pub struct CriRuntime {
+/// A CRI runtime; ConfigMaps and Secrets its pods refer to come from `S`.
+pub struct CriRuntime<S = crate::volumes::KubeObjects> {
     cri: Cri,
+    objects: S,
     paths: Paths,
     node_ip: String,
     relist: tokio::sync::Mutex<Relist>,
@@ -48,12 +51,13 @@ fn call_err(what: &str, e: krust_cri::Status) -> RuntimeError {
     RuntimeError::Other(format!("{what}: {}", e.message()))
 }
 
-impl CriRuntime {
+impl<S: ObjectSource> CriRuntime<S> {
     /// A runtime reached through `cri`; pod logs go under `logs`, pod volumes under
     /// `pods`; `node_ip` is what `status.hostIP` in a container's env says.
-    pub fn new(cri: Cri, logs: PathBuf, pods: PathBuf, node_ip: String) -> Self {
+    pub fn new(cri: Cri, objects: S, logs: PathBuf, pods: PathBuf, node_ip: String) -> Self {
         Self {
             cri,
+            objects,
             paths: Paths { logs, pods },
             node_ip,
             relist: tokio::sync::Mutex::new(Relist::default()),
@@ -158,9 +162,10 @@ impl CriRuntime {
             .is_some();
         let pull = match policy {
             Some("Never") if !present => {
-                return Err(RuntimeError::Other(format!(
-                    "ErrImageNeverPull: container image {image:?} is not present with pull policy of Never"
-                )));
+                return Err(RuntimeError::Container {
+                    reason: "ErrImageNeverPull",
+                    message: format!("Container image {image:?} is not present with pull policy of Never"),
+                });
             }
             Some("Never") => false,
             Some("Always") => true,
@@ -176,8 +181,9 @@ impl CriRuntime {
                     sandbox_config: Some(sandbox.clone()),
                 })
                 .await
-                .map_err(|e| {
-                    RuntimeError::Other(format!("ErrImagePull: pulling {image:?}: {}", e.message()))
+                .map_err(|e| RuntimeError::Container {
+                    reason: "ErrImagePull",
+                    message: format!("failed to pull image {image:?}: {}", e.message()),
                 })?;
         }
         Ok(())
@@ -212,7 +218,7 @@ impl CriRuntime {
     }
 }
 
-impl Runtime for CriRuntime {
+impl<S: ObjectSource> Runtime for CriRuntime<S> {
     async fn run_pod_sandbox(&self, _node: &NodeContext, pod: &Pod) -> Result<(), RuntimeError> {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
         if let Some(s) = self.sandboxes(uid).await?.first()
@@ -282,8 +288,16 @@ impl Runtime for CriRuntime {
             pod_ip: ip.unwrap_or_default(),
             host_ip: self.node_ip.clone(),
         };
-        let config = spec::container_config(pod, container, attempt, &addrs, &self.paths)
-            .map_err(|e| RuntimeError::Other(format!("CreateContainerConfigError: {e}")))?;
+        let config_error = |message: String| RuntimeError::Container {
+            reason: "CreateContainerConfigError",
+            message,
+        };
+        let fetched = volumes::fetch(&self.objects, pod, Some(container))
+            .await
+            .map_err(RuntimeError::Other)?;
+        volumes::materialise(&self.paths.pods, pod, &fetched).map_err(RuntimeError::Other)?;
+        let config = spec::container_config(pod, container, attempt, &addrs, &self.paths, &fetched)
+            .map_err(|e| config_error(e.0))?;
         for vol in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
             if vol.empty_dir.is_some() {
                 let dir = self.paths.empty_dir(uid, &vol.name);
@@ -307,7 +321,10 @@ impl Runtime for CriRuntime {
                 sandbox_config: Some(sandbox_config),
             })
             .await
-            .map_err(|e| call_err("CreateContainerError", e))?
+            .map_err(|e| RuntimeError::Container {
+                reason: "CreateContainerError",
+                message: e.message().to_string(),
+            })?
             .into_inner()
             .container_id;
         self.cri
@@ -317,7 +334,10 @@ impl Runtime for CriRuntime {
                 container_id: id.clone(),
             })
             .await
-            .map_err(|e| call_err("RunContainerError", e))?;
+            .map_err(|e| RuntimeError::Container {
+                reason: "RunContainerError",
+                message: e.message().to_string(),
+            })?;
         Ok(())
     }
 
@@ -400,6 +420,7 @@ impl Runtime for CriRuntime {
                 Err(e) => return Err(call_err("removing the pod sandbox", e)),
             }
         }
+        volumes::unmount_all(&self.paths.pods, uid);
         let mut dirs = vec![self.paths.pod_dir(uid)];
         dirs.extend(self.paths.log_dirs_of(uid));
         for dir in dirs {
@@ -410,6 +431,21 @@ impl Runtime for CriRuntime {
             }
         }
         Ok(())
+    }
+
+    async fn refresh_volumes(&self, pod: &Pod) -> Result<(), RuntimeError> {
+        let has_content = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.volumes.iter().flatten())
+            .any(|v| volumes::kind_dir(v).is_some());
+        if !has_content {
+            return Ok(());
+        }
+        let fetched = volumes::fetch(&self.objects, pod, None)
+            .await
+            .map_err(RuntimeError::Other)?;
+        volumes::materialise(&self.paths.pods, pod, &fetched).map_err(RuntimeError::Other)
     }
 
     async fn stop_container(&self, uid: &str, name: &str, grace: Duration) -> Result<(), RuntimeError> {

@@ -10,6 +10,8 @@ use k8s_openapi::api::core::v1::{Container, EnvVar, Pod, SecurityContext};
 use krust_api::quantity::Quantity;
 use krust_cri::v1;
 
+use crate::volumes::Fetched;
+
 /// Labels and annotations the runtime keeps on sandboxes and containers, so the agent can
 /// find a pod's containers again after a restart (upstream kubelet's names).
 pub(crate) const POD_UID: &str = "io.kubernetes.pod.uid";
@@ -180,34 +182,89 @@ pub(crate) struct Addresses {
 #[error("{0}")]
 pub(crate) struct ConfigError(pub String);
 
-/// The env of container `c`, in order, each value expanded against the ones before it.
-pub(crate) fn env(pod: &Pod, c: &Container, addrs: &Addresses) -> Result<Vec<(String, String)>, ConfigError> {
+/// The env of container `c`: `envFrom` sources first, then `env` in order (later entries
+/// override earlier ones), each value expanded against the ones before it. ConfigMaps and
+/// Secrets come from `fetched`.
+pub(crate) fn env(
+    pod: &Pod,
+    c: &Container,
+    addrs: &Addresses,
+    fetched: &Fetched,
+) -> Result<Vec<(String, String)>, ConfigError> {
     let mut out: Vec<(String, String)> = Vec::new();
+    let set = |out: &mut Vec<(String, String)>, name: String, value: String| match out
+        .iter_mut()
+        .find(|(k, _)| *k == name)
+    {
+        Some(slot) => slot.1 = value,
+        None => out.push((name, value)),
+    };
+    for from in c.env_from.iter().flatten() {
+        let prefix = from.prefix.clone().unwrap_or_default();
+        let (kind, name, optional, data) = if let Some(r) = &from.config_map_ref {
+            (
+                "configmap",
+                r.name.clone(),
+                r.optional == Some(true),
+                fetched.config_map_data(&r.name),
+            )
+        } else if let Some(r) = &from.secret_ref {
+            (
+                "secret",
+                r.name.clone(),
+                r.optional == Some(true),
+                fetched.secret_data(&r.name),
+            )
+        } else {
+            continue;
+        };
+        match data {
+            Some(data) => {
+                for (k, v) in data {
+                    let key = format!("{prefix}{k}");
+                    // Keys that are not valid variable names are skipped, as upstream does.
+                    if is_env_name(&key) {
+                        set(&mut out, key, String::from_utf8_lossy(&v).into_owned());
+                    }
+                }
+            }
+            None if optional => {}
+            None => return Err(ConfigError(format!("{kind} \"{name}\" not found"))),
+        }
+    }
     for var in c.env.iter().flatten() {
-        let value = env_value(pod, c, var, addrs, &out)?;
-        match out.iter_mut().find(|(k, _)| *k == var.name) {
-            Some(slot) => slot.1 = value,
-            None => out.push((var.name.clone(), value)),
+        if let Some(value) = env_value(pod, c, var, addrs, &out, fetched)? {
+            set(&mut out, var.name.clone(), value);
         }
     }
     Ok(out)
 }
 
+/// Whether `s` may be an environment variable name (printable, no `=`, not starting
+/// with a digit).
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_graphic() && c != '=')
+}
+
+/// The value of one `env` entry; `None` when it refers to an optional key that is absent.
 fn env_value(
     pod: &Pod,
     c: &Container,
     var: &EnvVar,
     addrs: &Addresses,
     before: &[(String, String)],
-) -> Result<String, ConfigError> {
+    fetched: &Fetched,
+) -> Result<Option<String>, ConfigError> {
     if let Some(v) = &var.value {
-        return Ok(super::expand::expand(v, |name| lookup(before, name)));
+        return Ok(Some(super::expand::expand(v, |name| lookup(before, name))));
     }
     let Some(from) = &var.value_from else {
-        return Ok(String::new());
+        return Ok(Some(String::new()));
     };
     if let Some(f) = &from.field_ref {
-        return field_value(pod, &f.field_path, addrs).ok_or_else(|| {
+        return field_value(pod, &f.field_path, addrs).map(Some).ok_or_else(|| {
             ConfigError(format!(
                 "env {}: unsupported fieldRef {:?}",
                 var.name, f.field_path
@@ -215,17 +272,48 @@ fn env_value(
         });
     }
     if let Some(r) = &from.resource_field_ref {
-        return resource_value(c, &r.resource, r.divisor.as_ref().map(|d| d.0.as_str())).ok_or_else(|| {
-            ConfigError(format!(
-                "env {}: cannot resolve resource {:?}",
-                var.name, r.resource
-            ))
-        });
+        return resource_value(c, &r.resource, r.divisor.as_ref().map(|d| d.0.as_str()))
+            .map(Some)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "env {}: cannot resolve resource {:?}",
+                    var.name, r.resource
+                ))
+            });
     }
-    Err(ConfigError(format!(
-        "env {}: configMapKeyRef and secretKeyRef are not supported by this node agent yet",
-        var.name
-    )))
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let (kind, title, name, key, optional, data) = if let Some(r) = &from.config_map_key_ref {
+        (
+            "configmap",
+            "ConfigMap",
+            &r.name,
+            &r.key,
+            r.optional == Some(true),
+            fetched.config_map_data(&r.name),
+        )
+    } else if let Some(r) = &from.secret_key_ref {
+        (
+            "secret",
+            "Secret",
+            &r.name,
+            &r.key,
+            r.optional == Some(true),
+            fetched.secret_data(&r.name),
+        )
+    } else {
+        return Ok(Some(String::new()));
+    };
+    match data {
+        None if optional => Ok(None),
+        None => Err(ConfigError(format!("{kind} \"{name}\" not found"))),
+        Some(data) => match data.get(key) {
+            Some(v) => Ok(Some(String::from_utf8_lossy(v).into_owned())),
+            None if optional => Ok(None),
+            None => Err(ConfigError(format!(
+                "couldn't find key {key} in {title} {ns}/{name}"
+            ))),
+        },
+    }
 }
 
 fn lookup(vars: &[(String, String)], name: &str) -> Option<String> {
@@ -276,7 +364,7 @@ pub(crate) fn field_value(pod: &Pod, path: &str, addrs: &Addresses) -> Option<St
 
 /// `limits.cpu`, `requests.memory`, ... of container `c` divided by `divisor` (default
 /// 1), rounded up as upstream does.
-fn resource_value(c: &Container, resource: &str, divisor: Option<&str>) -> Option<String> {
+pub(crate) fn resource_value(c: &Container, resource: &str, divisor: Option<&str>) -> Option<String> {
     let (kind, name) = resource.split_once('.')?;
     let res = c.resources.as_ref();
     let map = match kind {
@@ -315,17 +403,11 @@ pub(crate) fn mounts(pod: &Pod, c: &Container, paths: &Paths) -> Result<Vec<v1::
             paths.empty_dir(uid, &vol.name)
         } else if let Some(h) = &vol.host_path {
             PathBuf::from(&h.path)
-        } else if vol.projected.is_some()
-            || vol.config_map.is_some()
-            || vol.secret.is_some()
-            || vol.downward_api.is_some()
-        {
-            // Not materialised yet by this agent: the container starts without it rather
-            // than not at all (service account tokens are mounted this way by default).
-            continue;
+        } else if let Some(kind) = crate::volumes::kind_dir(vol) {
+            crate::volumes::volume_dir(&paths.pods, uid, kind, &vol.name)
         } else {
             return Err(ConfigError(format!(
-                "volume {:?}: this node agent supports emptyDir and hostPath volumes so far",
+                "volume {:?}: this node agent supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes so far",
                 vol.name
             )));
         };
@@ -340,7 +422,8 @@ pub(crate) fn mounts(pod: &Pod, c: &Container, paths: &Paths) -> Result<Vec<v1::
         out.push(v1::Mount {
             container_path: vm.mount_path.clone(),
             host_path: host.display().to_string(),
-            readonly: vm.read_only == Some(true),
+            // Content volumes are read-only in the container, as upstream mounts them.
+            readonly: vm.read_only == Some(true) || crate::volumes::kind_dir(vol).is_some(),
             ..Default::default()
         });
     }
@@ -354,9 +437,10 @@ pub(crate) fn container_config(
     attempt: u32,
     addrs: &Addresses,
     paths: &Paths,
+    fetched: &Fetched,
 ) -> Result<v1::ContainerConfig, ConfigError> {
     let m = &pod.metadata;
-    let envs = env(pod, c, addrs)?;
+    let envs = env(pod, c, addrs, fetched)?;
     let expand = |s: &String| super::expand::expand(s, |name| lookup(&envs, name));
     let labels = HashMap::from([
         (POD_UID.to_string(), meta_str(&m.uid)),
@@ -531,7 +615,7 @@ mod tests {
             pod_ip: "10.42.0.5".into(),
             host_ip: "192.168.1.2".into(),
         };
-        let cfg = container_config(&p, c, 2, &addrs, &paths()).unwrap();
+        let cfg = container_config(&p, c, 2, &addrs, &paths(), &Fetched::default()).unwrap();
         assert_eq!(cfg.command, vec!["sh", "-c"]);
         assert_eq!(
             cfg.args,
@@ -554,13 +638,52 @@ mod tests {
     }
 
     #[test]
-    fn secret_env_is_a_clear_config_error_for_now() {
-        let p = pod(json!({"containers": [{"name": "c", "image": "i", "env": [
-            {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+    fn env_from_config_maps_and_secrets() {
+        use k8s_openapi::ByteString;
+        use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+        let cm: ConfigMap = serde_json::from_value(
+            json!({"metadata": {"name": "cfg"}, "data": {"MODE": "fast", "LEVEL": "3", "1BAD": "x"}}),
+        )
+        .unwrap();
+        let secret = Secret {
+            data: Some([("pw".to_string(), ByteString(b"s3cret".to_vec()))].into()),
+            ..Default::default()
+        };
+        let fetched = Fetched {
+            config_maps: [("cfg".to_string(), Some(cm)), ("gone".to_string(), None)].into(),
+            secrets: [("creds".to_string(), Some(secret))].into(),
+        };
+        let p = pod(json!({"containers": [{"name": "c", "image": "i",
+        "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "APP_"}, {"configMapRef": {"name": "gone", "optional": true}}],
+        "env": [
+            {"name": "APP_MODE", "value": "slow"},
+            {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "pw"}}},
+            {"name": "MAYBE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "nope", "optional": true}}}
         ]}]}));
         let c = &p.spec.as_ref().unwrap().containers[0];
-        let err = container_config(&p, c, 0, &Addresses::default(), &paths()).unwrap_err();
-        assert!(err.0.contains("PW"), "{err}");
+        let vars: HashMap<String, String> = env(&p, c, &Addresses::default(), &fetched)
+            .unwrap()
+            .into_iter()
+            .collect();
+        let env_of = |p: &Pod| {
+            let c = &p.spec.as_ref().unwrap().containers[0];
+            env(p, c, &Addresses::default(), &fetched)
+        };
+        let env = vars;
+        assert_eq!(env["APP_MODE"], "slow", "env overrides envFrom");
+        assert_eq!(env["APP_LEVEL"], "3");
+        assert_eq!(env["PW"], "s3cret");
+        assert!(!env.contains_key("MAYBE"), "an optional missing key sets nothing");
+        assert_eq!(env["APP_1BAD"], "x", "the prefixed name is what must be valid");
+        let missing = pod(json!({"containers": [{"name": "c", "image": "i", "env": [
+            {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "nope"}}}
+        ]}]}));
+        let err = env_of(&missing).unwrap_err();
+        assert_eq!(err.0, "couldn't find key nope in ConfigMap shop/cfg");
+        let gone = pod(
+            json!({"containers": [{"name": "c", "image": "i", "envFrom": [{"secretRef": {"name": "nothere"}}]}]}),
+        );
+        assert_eq!(env_of(&gone).unwrap_err().0, "secret \"nothere\" not found");
     }
 
     #[test]
@@ -579,7 +702,12 @@ mod tests {
         }));
         let c = &p.spec.as_ref().unwrap().containers[0];
         let m = mounts(&p, c, &paths()).unwrap();
-        assert_eq!(m.len(), 2);
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            m[2].host_path,
+            "/var/lib/krust/pods/u1/volumes/kubernetes.io~projected/token"
+        );
+        assert!(m[2].readonly);
         assert_eq!(
             m[0].host_path,
             "/var/lib/krust/pods/u1/volumes/kubernetes.io~empty-dir/scratch"

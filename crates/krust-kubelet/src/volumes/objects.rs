@@ -1,0 +1,169 @@
+//! The ConfigMaps and Secrets a pod refers to (env, envFrom, volumes), fetched once per
+//! container start or volume refresh. Reading them is a side effect behind
+//! [`ObjectSource`]; what was fetched is plain data the pure parts work from.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+
+/// Reads ConfigMaps and Secrets.
+pub trait ObjectSource: Send + Sync + 'static {
+    /// ConfigMap `namespace/name`, or `None` when it does not exist.
+    fn config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ConfigMap>, String>> + Send;
+    /// Secret `namespace/name`, or `None` when it does not exist.
+    fn secret(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Secret>, String>> + Send;
+}
+
+/// The API server as an [`ObjectSource`].
+#[derive(Clone)]
+pub struct KubeObjects {
+    client: kube::Client,
+}
+
+impl KubeObjects {
+    /// Objects read through `client`.
+    pub fn new(client: kube::Client) -> Self {
+        Self { client }
+    }
+}
+
+fn not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+impl ObjectSource for KubeObjects {
+    async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, String> {
+        let api: kube::Api<ConfigMap> = kube::Api::namespaced(self.client.clone(), namespace);
+        match api.get(name).await {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(format!("reading configmap {name:?}: {e}")),
+        }
+    }
+
+    async fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, String> {
+        let api: kube::Api<Secret> = kube::Api::namespaced(self.client.clone(), namespace);
+        match api.get(name).await {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(format!("reading secret {name:?}: {e}")),
+        }
+    }
+}
+
+/// The referred objects, by name (`None`: it does not exist).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Fetched {
+    pub config_maps: BTreeMap<String, Option<ConfigMap>>,
+    pub secrets: BTreeMap<String, Option<Secret>>,
+}
+
+impl Fetched {
+    /// The text values of ConfigMap `name` (data, then binaryData as lossy text).
+    pub fn config_map_data(&self, name: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+        let cm = self.config_maps.get(name)?.as_ref()?;
+        let mut out: BTreeMap<String, Vec<u8>> = cm
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+            .collect();
+        for (k, v) in cm.binary_data.iter().flatten() {
+            out.insert(k.clone(), v.0.clone());
+        }
+        Some(out)
+    }
+
+    /// The (decoded) values of Secret `name`.
+    pub fn secret_data(&self, name: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+        let s = self.secrets.get(name)?.as_ref()?;
+        let mut out: BTreeMap<String, Vec<u8>> = s
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect();
+        for (k, v) in s.string_data.iter().flatten() {
+            out.insert(k.clone(), v.clone().into_bytes());
+        }
+        Some(out)
+    }
+}
+
+/// The names a container's env refers to: (config maps, secrets).
+fn container_refs(c: &Container, cms: &mut BTreeSet<String>, secrets: &mut BTreeSet<String>) {
+    for e in c.env.iter().flatten() {
+        let Some(from) = &e.value_from else { continue };
+        if let Some(r) = &from.config_map_key_ref {
+            cms.insert(r.name.clone());
+        }
+        if let Some(r) = &from.secret_key_ref {
+            secrets.insert(r.name.clone());
+        }
+    }
+    for f in c.env_from.iter().flatten() {
+        if let Some(r) = &f.config_map_ref {
+            cms.insert(r.name.clone());
+        }
+        if let Some(r) = &f.secret_ref {
+            secrets.insert(r.name.clone());
+        }
+    }
+}
+
+/// The names `pod`'s volumes refer to (and, with `container`, that container's env).
+pub(crate) fn references(pod: &Pod, container: Option<&Container>) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut cms = BTreeSet::new();
+    let mut secrets = BTreeSet::new();
+    if let Some(c) = container {
+        container_refs(c, &mut cms, &mut secrets);
+    }
+    for v in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+        if let Some(cm) = &v.config_map {
+            cms.insert(cm.name.clone());
+        }
+        if let Some(s) = &v.secret
+            && let Some(name) = &s.secret_name
+        {
+            secrets.insert(name.clone());
+        }
+        for src in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+            if let Some(cm) = &src.config_map {
+                cms.insert(cm.name.clone());
+            }
+            if let Some(s) = &src.secret {
+                secrets.insert(s.name.clone());
+            }
+        }
+    }
+    (cms, secrets)
+}
+
+/// Fetches what `pod` (and `container`) refer to.
+pub(crate) async fn fetch<S: ObjectSource>(
+    src: &S,
+    pod: &Pod,
+    container: Option<&Container>,
+) -> Result<Fetched, String> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let (cms, secrets) = references(pod, container);
+    let mut out = Fetched::default();
+    for name in cms {
+        let o = src.config_map(ns, &name).await?;
+        out.config_maps.insert(name, o);
+    }
+    for name in secrets {
+        let o = src.secret(ns, &name).await?;
+        out.secrets.insert(name, o);
+    }
+    Ok(out)
+}
