@@ -411,3 +411,74 @@ spec:
         .to_string();
     assert_eq!(msg, "couldn't find key nope in ConfigMap default/site");
 }
+
+#[test]
+fn hooks_run_in_order_and_the_grace_period_is_honoured() {
+    let Some(c) = node_cluster() else { return };
+    let marks = c.dir.path().join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: graceful}
+spec:
+  terminationGracePeriodSeconds: 10
+  containers:
+  - name: c
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "trap 'echo term >> /host/order; exit 0' TERM; echo started >> /host/order; while :; do sleep 1; done"]
+    lifecycle:
+      postStart: {exec: {command: ["sh", "-c", "echo poststart >> /host/post"]}}
+      preStop: {exec: {command: ["sh", "-c", "echo prestop >> /host/order"]}}
+    volumeMounts: [{name: host, mountPath: /host}]
+  volumes:
+  - name: host
+    hostPath: {path: MARKS}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: stubborn}
+spec:
+  terminationGracePeriodSeconds: 3
+  containers:
+  - name: c
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: reporter}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "echo all done > /dev/termination-log; exit 0"]
+"#
+    .replace("MARKS", &marks.display().to_string());
+    c.ok_stdin(&["apply", "-f", "-"], &manifest);
+    wait_pod(&c, "graceful", "Running", |v| phase(v) == "Running");
+    wait_pod(&c, "stubborn", "Running", |v| phase(v) == "Running");
+    let done = wait_pod(&c, "reporter", "Succeeded", |v| phase(v) == "Succeeded");
+    assert_eq!(
+        done["status"]["containerStatuses"][0]["state"]["terminated"]["message"], "all done\n",
+        "{done:#}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(marks.join("post")).unwrap_or_default() != "poststart\n" {
+        assert!(Instant::now() < deadline, "the postStart hook did not run");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    c.ok(&["delete", "pod", "graceful", "--timeout=60s"]);
+    let order = std::fs::read_to_string(marks.join("order")).unwrap();
+    assert_eq!(order, "started\nprestop\nterm\n", "preStop runs before SIGTERM");
+
+    let started = Instant::now();
+    c.ok(&["delete", "pod", "stubborn", "--timeout=60s"]);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(2500) && took < Duration::from_secs(20),
+        "a container ignoring SIGTERM is killed at its 3 s grace period (took {took:?})"
+    );
+}

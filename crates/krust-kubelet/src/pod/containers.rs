@@ -67,6 +67,7 @@ fn terminated(t: &Termination) -> ApiState {
             container_id: Some(t.id.clone()),
             exit_code: t.exit_code,
             finished_at: Some(time(t.finished_at)),
+            message: t.message.clone(),
             reason: Some(reason),
             started_at: Some(time(t.started_at)),
             ..Default::default()
@@ -277,6 +278,7 @@ mod tests {
             finished_at: t(T0),
             exit_code: 1,
             reason: None,
+            message: None,
         });
         let rt = with(sandbox(), vec![c]);
         let s = &statuses(

@@ -5,6 +5,7 @@ pub(crate) mod admission;
 pub(crate) mod api;
 pub(crate) mod conditions;
 pub(crate) mod containers;
+pub(crate) mod hooks;
 pub(crate) mod jobs;
 pub(crate) mod manager;
 pub(crate) mod phase;
@@ -229,6 +230,7 @@ pub(crate) mod fixtures {
                 finished_at: t(to),
                 exit_code: code,
                 reason: None,
+                message: None,
             }),
             ..running(name, attempt, from)
         }

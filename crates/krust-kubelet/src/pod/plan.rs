@@ -75,11 +75,15 @@ pub(crate) fn plan(pod: &Pod, rt: Option<&PodRuntimeStatus>, now: jiff::Timestam
         p.actions.push(Action::CreateSandbox);
         return p;
     };
+    let policy = RestartPolicy::of(pod);
     if !rt.sandbox.ready {
-        // Stopped on purpose (the pod finished or is going away): nothing more runs.
+        // The sandbox died or never came up fully: a new one, and the containers start
+        // again in it; unless nothing may be restarted (Never, and containers ran).
+        if policy != RestartPolicy::Never || rt.containers.is_empty() {
+            p.actions.push(Action::CreateSandbox);
+        }
         return p;
     }
-    let policy = RestartPolicy::of(pod);
     for (index, c) in init_containers(pod).iter().enumerate() {
         let which = ContainerRef {
             kind: ContainerKind::Init,
@@ -241,6 +245,7 @@ mod tests {
             finished_at: t("2025-01-01T00:00:00Z") + jiff::SignedDuration::from_secs(ran),
             exit_code: 1,
             reason: None,
+            message: None,
         };
         let secs: Vec<u64> = (0..9).map(|a| restart_delay(a, &term(1)).as_secs()).collect();
         assert_eq!(secs, vec![0, 10, 20, 40, 80, 160, 300, 300, 300]);
@@ -262,12 +267,23 @@ mod tests {
     }
 
     #[test]
-    fn a_stopped_sandbox_is_left_alone() {
+    fn a_dead_sandbox_is_replaced_unless_nothing_may_restart() {
         let mut rt = sandbox();
         rt.sandbox.ready = false;
+        let now = t("2025-01-01T00:00:00Z");
         assert_eq!(
-            plan(&pod("Always", &["a"], &[]), Some(&rt), t("2025-01-01T00:00:00Z")),
-            Plan::default()
+            plan(&pod("Always", &["a"], &[]), Some(&rt), now).actions,
+            vec![Action::CreateSandbox]
         );
+        assert_eq!(
+            plan(&pod("Never", &["a"], &[]), Some(&rt), now).actions,
+            vec![Action::CreateSandbox],
+            "no container ran yet"
+        );
+        let ran = with(
+            rt,
+            vec![exited("a", 0, 1, "2025-01-01T00:00:00Z", "2025-01-01T00:00:01Z")],
+        );
+        assert_eq!(plan(&pod("Never", &["a"], &[]), Some(&ran), now), Plan::default());
     }
 }

@@ -22,6 +22,9 @@ use crate::runtime::{NodeContext, PodRuntimeStatus, Runtime, RuntimeError};
 /// bound so a runtime that never reaches the planned state cannot spin a sync forever.
 const MAX_STEPS: usize = 64;
 
+/// The least time containers get to stop after their preStop hooks.
+const MIN_STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// When a container that could not be started is tried again.
 const START_RETRY: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
 
@@ -89,6 +92,27 @@ fn verdicts<R: Runtime>(
         .collect()
 }
 
+/// Runs the postStart hooks of the containers just `started`; one that fails gets its
+/// container stopped, and the restart policy decides what follows.
+async fn post_start_hooks<R: Runtime>(
+    rt: &R,
+    pod: &Pod,
+    started: &[&k8s_openapi::api::core::v1::Container],
+    current: &PodRuntimeStatus,
+) -> Result<(), RuntimeError> {
+    let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+    for c in started {
+        let Some(s) = current.container(&c.name) else {
+            continue;
+        };
+        if let Err(why) = super::hooks::post_start(rt, c, &s.id, current).await {
+            tracing::info!(pod = %super::key(pod), container = %c.name, %why, "PostStartHook failed; stopping the container");
+            rt.stop_container(uid, &c.name, grace_period(pod)).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn drive<R: Runtime>(
     rt: &R,
     clock: &dyn Clock,
@@ -103,8 +127,16 @@ async fn drive<R: Runtime>(
             p.forget(uid);
         }
         let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0).max(0);
-        rt.kill_pod(uid, Duration::from_secs(grace.unsigned_abs()))
-            .await?;
+        let mut grace = Duration::from_secs(grace.unsigned_abs());
+        if real.is_some() && !grace.is_zero() {
+            // preStop hooks first; the containers get what is left, and at least 2 s
+            // to handle SIGTERM, as upstream.
+            let current = rt.pod_status(uid).await?;
+            grace = super::hooks::pre_stop(rt, pod, current.as_ref(), grace)
+                .await
+                .max(MIN_STOP_GRACE);
+        }
+        rt.kill_pod(uid, grace).await?;
         rt.remove_pod(uid).await?;
         return Ok(SyncResult::Stopped);
     }
@@ -122,11 +154,12 @@ async fn drive<R: Runtime>(
         if next.actions.is_empty() {
             break;
         }
+        let mut started = Vec::new();
         for action in &next.actions {
             match action {
                 Action::CreateSandbox => rt.run_pod_sandbox(node, pod).await?,
                 Action::Start(which) => match rt.start_container(pod, *which).await {
-                    Ok(()) => {}
+                    Ok(()) => started.extend(super::container(pod, *which)),
                     Err(RuntimeError::Container { reason, message }) => {
                         if let Some(c) = super::container(pod, *which) {
                             failures.insert(c.name.clone(), (reason, message));
@@ -137,6 +170,11 @@ async fn drive<R: Runtime>(
             }
         }
         current = rt.pod_status(uid).await?;
+        if real.is_some()
+            && let Some(now) = &current
+        {
+            post_start_hooks(rt, pod, &started, now).await?;
+        }
         if !failures.is_empty() {
             // Tried again at the next wake-up, not in a loop now.
             next.wake_at = clock.now().checked_add(START_RETRY).ok();

@@ -18,7 +18,8 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) use spec::Kind;
+pub(crate) use check::{Target, check};
+pub(crate) use spec::{Hook, Kind, hook_of};
 
 use crate::pod::{app_containers, init_containers, is_sidecar};
 use crate::runtime::{ContainerState, PodRuntimeStatus, Runtime};

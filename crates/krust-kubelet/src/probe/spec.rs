@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Container, Probe};
+use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Probe};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 /// Which probe.
@@ -142,6 +142,60 @@ pub(crate) fn probe_of(c: &Container, kind: Kind) -> Result<Option<ProbeSpec>, S
         success_threshold: u32::try_from(p.success_threshold.unwrap_or(1).max(1)).unwrap_or(1),
         failure_threshold: u32::try_from(p.failure_threshold.unwrap_or(3).max(1)).unwrap_or(3),
     }))
+}
+
+/// What a postStart or preStop hook does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Hook {
+    /// Run a command or call an address, like a probe.
+    Check(Action),
+    /// Wait this long.
+    Sleep(Duration),
+}
+
+/// The action of lifecycle handler `h` of container `c`.
+pub(crate) fn hook_of(c: &Container, h: &LifecycleHandler) -> Result<Hook, String> {
+    if let Some(e) = &h.exec {
+        return Ok(Hook::Check(Action::Exec(e.command.clone().unwrap_or_default())));
+    }
+    if let Some(g) = &h.http_get {
+        let path = g
+            .path
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/".into());
+        return Ok(Hook::Check(Action::Http {
+            https: g
+                .scheme
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("HTTPS")),
+            host: g.host.clone().filter(|h| !h.is_empty()),
+            port: port(c, &g.port)?,
+            path: if path.starts_with('/') {
+                path
+            } else {
+                format!("/{path}")
+            },
+            headers: g
+                .http_headers
+                .iter()
+                .flatten()
+                .map(|hh| (hh.name.clone(), hh.value.clone()))
+                .collect(),
+        }));
+    }
+    if let Some(t) = &h.tcp_socket {
+        return Ok(Hook::Check(Action::Tcp {
+            host: t.host.clone().filter(|h| !h.is_empty()),
+            port: port(c, &t.port)?,
+        }));
+    }
+    if let Some(sl) = &h.sleep {
+        return Ok(Hook::Sleep(Duration::from_secs(
+            u64::try_from(sl.seconds.max(0)).unwrap_or(0),
+        )));
+    }
+    Err("the lifecycle handler has no action (exec, httpGet, tcpSocket or sleep)".into())
 }
 
 /// Consecutive outcomes of one probe and the result they add up to.

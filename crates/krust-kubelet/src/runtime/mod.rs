@@ -126,6 +126,8 @@ pub struct Termination {
     pub exit_code: i32,
     /// The runtime's reason (`OOMKilled`), if any; else `Completed` or `Error` by exit code.
     pub reason: Option<String>,
+    /// What the container wrote to its termination message file, if anything.
+    pub message: Option<String>,
 }
 
 /// What a command run in a container came to.

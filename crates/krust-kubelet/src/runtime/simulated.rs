@@ -86,6 +86,7 @@ impl SimContainer {
                 finished_at: self.started_at.checked_add(ran).unwrap_or(self.started_at),
                 exit_code,
                 reason: None,
+                message: None,
             }),
             _ => ContainerState::Running {
                 started_at: self.started_at,
@@ -151,8 +152,17 @@ impl Runtime for SimulatedRuntime {
     async fn run_pod_sandbox(&self, node: &NodeContext, pod: &Pod) -> Result<(), RuntimeError> {
         let uid = pod.metadata.uid.clone().unwrap_or_default();
         let mut st = self.state.lock();
-        if st.pods.contains_key(&uid) {
-            return Ok(());
+        match st.pods.get(&uid) {
+            Some(sim) if !sim.stopped => return Ok(()),
+            // A stopped sandbox is replaced, with its containers.
+            Some(sim) => {
+                let (node, host) = (sim.node, sim.host);
+                st.pods.remove(&uid);
+                if let Some(subnet) = st.subnets.get_mut(node as usize) {
+                    subnet.release(host);
+                }
+            }
+            None => {}
         }
         let subnet = st
             .subnets
@@ -279,6 +289,7 @@ impl Runtime for SimulatedRuntime {
                     finished_at: wall,
                     exit_code: 0,
                     reason: None,
+                    message: None,
                 });
             }
         }
@@ -319,6 +330,7 @@ impl Runtime for SimulatedRuntime {
                     finished_at: wall,
                     exit_code: 137,
                     reason: Some("Error".into()),
+                    message: None,
                 });
             }
         }

@@ -47,6 +47,25 @@ struct Relist {
     changed: VecDeque<String>,
 }
 
+/// A container's termination message: what it wrote to its file, at most 4096 bytes as
+/// upstream, `None` when empty.
+fn read_message(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(4096)
+        .read_to_end(&mut buf)
+        .ok()?;
+    (!buf.is_empty()).then(|| String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// A grace period in whole seconds for CRI, rounded up so that no part of it is lost.
+fn whole_seconds(d: Duration) -> i64 {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
 fn call_err(what: &str, e: krust_cri::Status) -> RuntimeError {
     RuntimeError::Other(format!("{what}: {}", e.message()))
 }
@@ -221,10 +240,28 @@ impl<S: ObjectSource> CriRuntime<S> {
 impl<S: ObjectSource> Runtime for CriRuntime<S> {
     async fn run_pod_sandbox(&self, _node: &NodeContext, pod: &Pod) -> Result<(), RuntimeError> {
         let uid = pod.metadata.uid.as_deref().unwrap_or_default();
-        if let Some(s) = self.sandboxes(uid).await?.first()
-            && s.state == v1::PodSandboxState::SandboxReady as i32
+        let existing = self.sandboxes(uid).await?;
+        if existing
+            .first()
+            .is_some_and(|s| s.state == v1::PodSandboxState::SandboxReady as i32)
         {
             return Ok(());
+        }
+        // A sandbox that died or failed half-way is replaced, with its containers.
+        for old in existing {
+            match self
+                .cri
+                .runtime
+                .clone()
+                .remove_pod_sandbox(v1::RemovePodSandboxRequest {
+                    pod_sandbox_id: old.id.clone(),
+                })
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.code() == krust_cri::Code::NotFound => {}
+                Err(e) => return Err(call_err("removing a dead pod sandbox", e)),
+            }
         }
         let config = spec::sandbox_config(pod, &self.paths);
         std::fs::create_dir_all(&config.log_directory)
@@ -296,8 +333,28 @@ impl<S: ObjectSource> Runtime for CriRuntime<S> {
             .await
             .map_err(RuntimeError::Other)?;
         volumes::materialise(&self.paths.pods, pod, &fetched).map_err(RuntimeError::Other)?;
-        let config = spec::container_config(pod, container, attempt, &addrs, &self.paths, &fetched)
+        let mut config = spec::container_config(pod, container, attempt, &addrs, &self.paths, &fetched)
             .map_err(|e| config_error(e.0))?;
+        // The termination message file: writable by any user the container runs as.
+        let log = self.paths.termination_log(uid, &container.name, attempt);
+        let made = log
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&log, b""))
+            .and_then(|()| {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666))
+            });
+        made.map_err(|e| RuntimeError::Other(format!("creating {}: {e}", log.display())))?;
+        config.mounts.push(v1::Mount {
+            container_path: container
+                .termination_message_path
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "/dev/termination-log".into()),
+            host_path: log.display().to_string(),
+            ..Default::default()
+        });
         for vol in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
             if vol.empty_dir.is_some() {
                 let dir = self.paths.empty_dir(uid, &vol.name);
@@ -359,12 +416,26 @@ impl<S: ObjectSource> Runtime for CriRuntime<S> {
                 ip: ip.and_then(|ip| ip.parse().ok()),
                 created_at: state::timestamp(sandbox.created_at),
             },
-            containers: state::latest_instances(statuses),
+            containers: state::latest_instances(statuses)
+                .into_iter()
+                .map(|mut c| {
+                    let read =
+                        |attempt: u32| read_message(&self.paths.termination_log(uid, &c.name, attempt));
+                    if let super::ContainerState::Exited(t) = &mut c.state {
+                        t.message = read(c.attempt);
+                    }
+                    let previous = c.attempt.checked_sub(1).and_then(read);
+                    if let Some(p) = &mut c.previous {
+                        p.message = previous;
+                    }
+                    c
+                })
+                .collect(),
         }))
     }
 
     async fn kill_pod(&self, uid: &str, grace: Duration) -> Result<(), RuntimeError> {
-        let timeout = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
+        let timeout = whole_seconds(grace);
         for sandbox in self.sandboxes(uid).await? {
             let running: Vec<String> = self
                 .containers(&sandbox.id)
@@ -449,7 +520,7 @@ impl<S: ObjectSource> Runtime for CriRuntime<S> {
     }
 
     async fn stop_container(&self, uid: &str, name: &str, grace: Duration) -> Result<(), RuntimeError> {
-        let timeout = i64::try_from(grace.as_secs()).unwrap_or(i64::MAX);
+        let timeout = whole_seconds(grace);
         let Some(sandbox) = self.sandboxes(uid).await?.into_iter().next() else {
             return Ok(());
         };

@@ -59,6 +59,15 @@ impl Paths {
         self.pods.join(uid)
     }
 
+    /// The host file container `name`'s instance `attempt` writes its termination
+    /// message to (mounted at its `terminationMessagePath`).
+    pub fn termination_log(&self, uid: &str, name: &str, attempt: u32) -> PathBuf {
+        self.pod_dir(uid)
+            .join("containers")
+            .join(name)
+            .join(format!("{attempt}-termination-log"))
+    }
+
     /// The host directory of an emptyDir volume.
     pub fn empty_dir(&self, uid: &str, volume: &str) -> PathBuf {
         self.pod_dir(uid)

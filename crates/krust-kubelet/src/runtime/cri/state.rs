@@ -20,6 +20,7 @@ fn termination(s: &v1::ContainerStatus) -> Termination {
         finished_at: timestamp(s.finished_at),
         exit_code: s.exit_code,
         reason: (!s.reason.is_empty()).then(|| s.reason.clone()),
+        message: None,
     }
 }
 
