@@ -482,3 +482,62 @@ spec:
         "a container ignoring SIGTERM is killed at its 3 s grace period (took {took:?})"
     );
 }
+
+#[test]
+fn a_local_path_claim_keeps_data_across_pods() {
+    let Some(c) = node_cluster() else { return };
+    let writer = r#"
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: writer}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "echo kept > /data/file"]
+    volumeMounts: [{name: d, mountPath: /data}]
+  volumes:
+  - {name: d, persistentVolumeClaim: {claimName: data}}
+"#;
+    c.ok_stdin(&["apply", "-f", "-"], writer);
+    wait_pod(&c, "writer", "Succeeded", |v| phase(v) == "Succeeded");
+    let pvc = c.get_json(&["pvc", "data"]);
+    assert_eq!(pvc["status"]["phase"], "Bound", "{pvc:#}");
+    let pv = c.get_json(&["pv", pvc["spec"]["volumeName"].as_str().unwrap()]);
+    let path = pv["spec"]["hostPath"]["path"]
+        .as_str()
+        .or(pv["spec"]["local"]["path"].as_str())
+        .unwrap()
+        .to_string();
+    assert_eq!(std::fs::read_to_string(format!("{path}/file")).unwrap(), "kept\n");
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: krust.io/busybox:1.35
+    command: ["sh", "-c", "cat /data/file > /dev/termination-log"]
+    volumeMounts: [{name: d, mountPath: /data}]
+  volumes:
+  - {name: d, persistentVolumeClaim: {claimName: data}}
+"#,
+    );
+    let done = wait_pod(&c, "reader", "Succeeded", |v| phase(v) == "Succeeded");
+    assert_eq!(
+        done["status"]["containerStatuses"][0]["state"]["terminated"]["message"],
+        "kept\n"
+    );
+}

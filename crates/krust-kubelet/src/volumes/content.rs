@@ -247,6 +247,7 @@ mod tests {
         Fetched {
             config_maps: [("cfg".to_string(), Some(cm)), ("gone".to_string(), None)].into(),
             secrets: [("creds".to_string(), Some(s))].into(),
+            ..Default::default()
         }
     }
 

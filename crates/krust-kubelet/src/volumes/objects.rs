@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, PersistentVolume, PersistentVolumeClaim, Pod, Secret,
+};
 
 /// Reads ConfigMaps and Secrets.
 pub trait ObjectSource: Send + Sync + 'static {
@@ -21,6 +23,14 @@ pub trait ObjectSource: Send + Sync + 'static {
         namespace: &str,
         name: &str,
     ) -> impl Future<Output = Result<Option<Secret>, String>> + Send;
+    /// PersistentVolumeClaim `namespace/name`, or `None` when it does not exist.
+    fn claim(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<PersistentVolumeClaim>, String>> + Send;
+    /// PersistentVolume `name`, or `None` when it does not exist.
+    fn volume(&self, name: &str) -> impl Future<Output = Result<Option<PersistentVolume>, String>> + Send;
 }
 
 /// The API server as an [`ObjectSource`].
@@ -58,6 +68,53 @@ impl ObjectSource for KubeObjects {
             Err(e) => Err(format!("reading secret {name:?}: {e}")),
         }
     }
+
+    async fn claim(&self, namespace: &str, name: &str) -> Result<Option<PersistentVolumeClaim>, String> {
+        let api: kube::Api<PersistentVolumeClaim> = kube::Api::namespaced(self.client.clone(), namespace);
+        match api.get(name).await {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(format!("reading persistentvolumeclaim {name:?}: {e}")),
+        }
+    }
+
+    async fn volume(&self, name: &str) -> Result<Option<PersistentVolume>, String> {
+        let api: kube::Api<PersistentVolume> = kube::Api::all(self.client.clone());
+        match api.get(name).await {
+            Ok(o) => Ok(Some(o)),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(format!("reading persistentvolume {name:?}: {e}")),
+        }
+    }
+}
+
+/// The host directory behind claim `claim` of `pod`'s namespace: the bound
+/// PersistentVolume's hostPath or local path (local-path volumes are either). Errors say
+/// what is missing, as upstream's mount errors do.
+pub(crate) async fn claim_path<S: ObjectSource>(src: &S, pod: &Pod, claim: &str) -> Result<String, String> {
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let pvc = src
+        .claim(ns, claim)
+        .await?
+        .ok_or_else(|| format!("persistentvolumeclaim {claim:?} not found"))?;
+    let bound = pvc.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
+    let pv_name = pvc
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.clone())
+        .filter(|_| bound)
+        .ok_or_else(|| format!("persistentvolumeclaim {claim:?} is not bound yet"))?;
+    let pv = src
+        .volume(&pv_name)
+        .await?
+        .ok_or_else(|| format!("persistentvolume {pv_name:?} not found"))?;
+    let spec = pv.spec.unwrap_or_default();
+    spec.host_path
+        .map(|h| h.path)
+        .or(spec.local.map(|l| l.path))
+        .ok_or_else(|| {
+            format!("persistentvolume {pv_name:?} is neither hostPath nor local: this node agent mounts only those")
+        })
 }
 
 /// The referred objects, by name (`None`: it does not exist).
@@ -65,6 +122,8 @@ impl ObjectSource for KubeObjects {
 pub(crate) struct Fetched {
     pub config_maps: BTreeMap<String, Option<ConfigMap>>,
     pub secrets: BTreeMap<String, Option<Secret>>,
+    /// Host directories of the pod's persistentVolumeClaim volumes, by claim name.
+    pub claims: BTreeMap<String, String>,
 }
 
 impl Fetched {
@@ -165,5 +224,83 @@ pub(crate) async fn fetch<S: ObjectSource>(
         let o = src.secret(ns, &name).await?;
         out.secrets.insert(name, o);
     }
+    for v in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
+        if let Some(c) = &v.persistent_volume_claim {
+            let path = claim_path(src, pod, &c.claim_name)
+                .await
+                .map_err(|e| format!("MountVolume.SetUp failed for volume {:?} : {e}", v.name))?;
+            out.claims.insert(c.claim_name.clone(), path);
+        }
+    }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Objects held in memory.
+    #[derive(Default)]
+    struct Fake {
+        claims: BTreeMap<String, PersistentVolumeClaim>,
+        volumes: BTreeMap<String, PersistentVolume>,
+    }
+
+    impl ObjectSource for Fake {
+        async fn config_map(&self, _: &str, _: &str) -> Result<Option<ConfigMap>, String> {
+            Ok(None)
+        }
+        async fn secret(&self, _: &str, _: &str) -> Result<Option<Secret>, String> {
+            Ok(None)
+        }
+        async fn claim(&self, _: &str, name: &str) -> Result<Option<PersistentVolumeClaim>, String> {
+            Ok(self.claims.get(name).cloned())
+        }
+        async fn volume(&self, name: &str) -> Result<Option<PersistentVolume>, String> {
+            Ok(self.volumes.get(name).cloned())
+        }
+    }
+
+    #[tokio::test]
+    async fn claims_resolve_to_their_bound_volume_path() {
+        let mut fake = Fake::default();
+        let claim = |volume: Option<&str>, phase: &str| -> PersistentVolumeClaim {
+            serde_json::from_value(json!({"spec": {"volumeName": volume}, "status": {"phase": phase}}))
+                .unwrap()
+        };
+        fake.claims.insert("data".into(), claim(Some("pv-1"), "Bound"));
+        fake.claims.insert("waiting".into(), claim(None, "Pending"));
+        fake.claims
+            .insert("orphan".into(), claim(Some("pv-gone"), "Bound"));
+        fake.volumes.insert(
+            "pv-1".into(),
+            serde_json::from_value(json!({"spec": {"hostPath": {"path": "/var/lib/krust/storage/pv-1"}}}))
+                .unwrap(),
+        );
+        let pod: Pod = serde_json::from_value(json!({"metadata": {"namespace": "ns"}})).unwrap();
+        assert_eq!(
+            claim_path(&fake, &pod, "data").await.unwrap(),
+            "/var/lib/krust/storage/pv-1"
+        );
+        assert!(
+            claim_path(&fake, &pod, "waiting")
+                .await
+                .unwrap_err()
+                .contains("not bound yet")
+        );
+        assert!(
+            claim_path(&fake, &pod, "orphan")
+                .await
+                .unwrap_err()
+                .contains("pv-gone")
+        );
+        assert!(
+            claim_path(&fake, &pod, "nope")
+                .await
+                .unwrap_err()
+                .contains("not found")
+        );
+    }
 }

@@ -397,7 +397,12 @@ pub(crate) fn resource_value(c: &Container, resource: &str, divisor: Option<&str
 
 /// Where each of `c`'s volume mounts comes from on the host, for the volume kinds this
 /// node supports; the host directories of emptyDirs are made by the caller.
-pub(crate) fn mounts(pod: &Pod, c: &Container, paths: &Paths) -> Result<Vec<v1::Mount>, ConfigError> {
+pub(crate) fn mounts(
+    pod: &Pod,
+    c: &Container,
+    paths: &Paths,
+    fetched: &Fetched,
+) -> Result<Vec<v1::Mount>, ConfigError> {
     let uid = pod.metadata.uid.as_deref().unwrap_or_default();
     let volumes = pod.spec.as_ref().and_then(|s| s.volumes.as_ref());
     let mut out = Vec::new();
@@ -414,9 +419,17 @@ pub(crate) fn mounts(pod: &Pod, c: &Container, paths: &Paths) -> Result<Vec<v1::
             PathBuf::from(&h.path)
         } else if let Some(kind) = crate::volumes::kind_dir(vol) {
             crate::volumes::volume_dir(&paths.pods, uid, kind, &vol.name)
+        } else if let Some(claim) = &vol.persistent_volume_claim {
+            let path = fetched.claims.get(&claim.claim_name).ok_or_else(|| {
+                ConfigError(format!(
+                    "persistentvolumeclaim {:?} is not resolved",
+                    claim.claim_name
+                ))
+            })?;
+            PathBuf::from(path)
         } else {
             return Err(ConfigError(format!(
-                "volume {:?}: this node agent supports emptyDir, hostPath, configMap, secret, downwardAPI and projected volumes so far",
+                "volume {:?}: this node agent supports emptyDir, hostPath, configMap, secret, downwardAPI, projected and persistentVolumeClaim volumes so far",
                 vol.name
             )));
         };
@@ -470,7 +483,7 @@ pub(crate) fn container_config(
         command: c.command.iter().flatten().map(expand).collect(),
         args: c.args.iter().flatten().map(expand).collect(),
         working_dir: c.working_dir.clone().unwrap_or_default(),
-        mounts: mounts(pod, c, paths)?,
+        mounts: mounts(pod, c, paths, fetched)?,
         envs: envs
             .iter()
             .map(|(key, value)| v1::KeyValue {
@@ -661,6 +674,7 @@ mod tests {
         let fetched = Fetched {
             config_maps: [("cfg".to_string(), Some(cm)), ("gone".to_string(), None)].into(),
             secrets: [("creds".to_string(), Some(secret))].into(),
+            ..Default::default()
         };
         let p = pod(json!({"containers": [{"name": "c", "image": "i",
         "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "APP_"}, {"configMapRef": {"name": "gone", "optional": true}}],
@@ -710,7 +724,7 @@ mod tests {
             ]}]
         }));
         let c = &p.spec.as_ref().unwrap().containers[0];
-        let m = mounts(&p, c, &paths()).unwrap();
+        let m = mounts(&p, c, &paths(), &Fetched::default()).unwrap();
         assert_eq!(m.len(), 3);
         assert_eq!(
             m[2].host_path,
@@ -729,7 +743,7 @@ mod tests {
             ]}]
         }));
         let c = &bad.spec.as_ref().unwrap().containers[0];
-        assert!(mounts(&bad, c, &paths()).is_err());
+        assert!(mounts(&bad, c, &paths(), &Fetched::default()).is_err());
     }
 
     #[test]
