@@ -541,3 +541,70 @@ spec:
         "kept\n"
     );
 }
+
+#[test]
+fn an_image_built_and_imported_while_running_runs() {
+    let Some(c) = node_cluster() else { return };
+    let tar = c.dir.path().join("extra.tar");
+    let krust = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(krust_e2e::krust_bin())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "krust {args:?}: {}",
+            krust_e2e::stderr(&out)
+        );
+    };
+    krust(&[
+        "images".as_ref(),
+        "build-busybox".as_ref(),
+        tar.as_os_str(),
+        "--name".as_ref(),
+        "krust.io/extra:2".as_ref(),
+    ]);
+    krust(&[
+        "images".as_ref(),
+        "import".as_ref(),
+        tar.as_os_str(),
+        "--data-dir".as_ref(),
+        c.data_dir().as_os_str(),
+    ]);
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: extra}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: krust.io/extra:2
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo from the imported image > /dev/termination-log"]
+"#,
+    );
+    let done = wait_pod(&c, "extra", "Succeeded", |v| phase(v) == "Succeeded");
+    assert_eq!(
+        done["status"]["containerStatuses"][0]["state"]["terminated"]["message"],
+        "from the imported image\n"
+    );
+    // An image that is not there with pull policy Never says so and waits.
+    c.ok_stdin(
+        &["apply", "-f", "-"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: absent}
+spec:
+  containers:
+  - {name: c, image: "krust.io/absent:1", imagePullPolicy: Never}
+"#,
+    );
+    let v = wait_pod(&c, "absent", "ErrImageNeverPull", |v| {
+        v["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ErrImageNeverPull"
+    });
+    assert_eq!(phase(&v), "Pending");
+}

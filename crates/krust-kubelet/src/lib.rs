@@ -42,7 +42,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-pub use agent::{Agent, AgentConfig};
+pub use agent::{Agent, AgentConfig, import_image};
 pub use clock::{Clock, SystemClock};
 pub use config::SimulatedConfig;
 pub use runtime::{

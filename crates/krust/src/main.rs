@@ -4,6 +4,7 @@
 mod auth;
 mod bench;
 mod duration;
+mod images;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,9 @@ enum Command {
     /// Run a benchmark and print its results as JSON.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Build and import container images without a registry.
+    #[command(subcommand)]
+    Images(images::ImagesCommand),
 }
 
 fn init_tracing() {
@@ -51,5 +55,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(*args)),
         Command::Bench(cmd) => runtime.block_on(bench::run(cmd)),
+        Command::Images(cmd) => runtime.block_on(images::run(cmd)),
     }
 }

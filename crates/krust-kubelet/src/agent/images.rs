@@ -48,6 +48,18 @@ impl Importer {
     }
 }
 
+/// The snapshotter a containerd config names (`snapshotter = "..."`).
+pub(crate) fn configured_snapshotter(config: &str) -> Option<String> {
+    config.lines().find_map(|l| {
+        let v = l
+            .trim()
+            .strip_prefix("snapshotter")?
+            .trim_start()
+            .strip_prefix('=')?;
+        Some(v.trim().trim_matches('"').to_string())
+    })
+}
+
 /// Whether containerd has `image`.
 pub(crate) async fn present(cri: &Cri, image: &str) -> Result<bool, Error> {
     let reply = cri
@@ -115,6 +127,16 @@ pub(crate) async fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_snapshotter_is_read_from_the_config() {
+        let text = super::super::containerd::config(
+            &super::super::containerd::Layout::under(Path::new("/d"), "/usr/lib/cni".into()),
+            "native",
+        );
+        assert_eq!(configured_snapshotter(&text).as_deref(), Some("native"));
+        assert_eq!(configured_snapshotter("version = 2"), None);
+    }
 
     #[test]
     fn only_tarballs_in_name_order() {

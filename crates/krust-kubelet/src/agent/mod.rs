@@ -187,6 +187,24 @@ impl Agent {
     }
 }
 
+/// Imports the image tarball `file` into the containerd of the agent whose data directory
+/// is `data_dir` (which must be running), for `krust images import`.
+pub async fn import_image(data_dir: &std::path::Path, file: &std::path::Path) -> Result<(), Error> {
+    let layout = containerd::Layout::under(data_dir, PathBuf::new());
+    let config = std::fs::read_to_string(&layout.config).map_err(|e| {
+        Error::Config(format!(
+            "no node agent has run with data directory {} ({}: {e})",
+            data_dir.display(),
+            layout.config.display()
+        ))
+    })?;
+    let importer = images::Importer {
+        socket: layout.socket,
+        snapshotter: images::configured_snapshotter(&config).unwrap_or_else(|| "overlayfs".into()),
+    };
+    importer.import(file).await
+}
+
 fn hostname() -> String {
     rustix::system::uname().nodename().to_string_lossy().into_owned()
 }
