@@ -5,6 +5,7 @@
 pub mod api;
 mod client;
 pub mod controllers;
+pub mod pods;
 mod process;
 pub mod scheduler;
 mod stats;

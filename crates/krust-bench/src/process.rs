@@ -36,6 +36,24 @@ impl Server {
         Ok(Self { child })
     }
 
+    /// Starts `krust server` with its node agent (root only).
+    pub fn start_node(binary: &Path, data_dir: &Path, port: u16, extra: &[&str]) -> Result<Self, BenchError> {
+        let log = std::fs::File::create(data_dir.with_extension("log"))?;
+        let child = Command::new(binary)
+            .args(["server", "--bind-address", "127.0.0.1"])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .arg("--https-listen-port")
+            .arg(port.to_string())
+            .env("KRUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| BenchError::Server(format!("cannot start {}: {e}", binary.display())))?;
+        Ok(Self { child })
+    }
+
     /// Resident memory of the server process, in MiB.
     pub fn rss_mb(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
@@ -64,6 +82,35 @@ impl Server {
         self.child.wait()?;
         Ok(())
     }
+}
+
+/// VmRSS in MiB of a process `pid`.
+fn rss_mb_of(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| (kb / 1024.0 * 10.0).round() / 10.0)
+        .unwrap_or(0.0)
+}
+
+/// The RSS in MiB of the process named `name` whose command line mentions `dir` (the
+/// containerd a node agent started for that data directory); 0 when there is none.
+pub fn rss_mb_of_command(name: &str, dir: &Path) -> f64 {
+    let dir = dir.display().to_string();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let exe = cmd.split(' ').next().unwrap_or_default();
+        if (exe == name || exe.ends_with(&format!("/{name}"))) && cmd.contains(&dir) {
+            return rss_mb_of(pid);
+        }
+    }
+    0.0
 }
 
 /// Waits for a just-started server's certificates and `/readyz`; returns the admin TLS

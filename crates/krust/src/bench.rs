@@ -11,6 +11,25 @@ pub enum BenchCommand {
     Scheduler(SchedulerArgs),
     /// Controllers on simulated nodes: a large Deployment to Available, rolled out, deleted.
     Controllers(ControllersArgs),
+    /// Node agent (root, containerd): pod create to Running, next to `ctr run`.
+    Pods(PodsArgs),
+}
+
+/// Flags of `krust bench pods`.
+#[derive(Debug, Args)]
+pub struct PodsArgs {
+    /// Pods started one after another.
+    #[arg(long, default_value_t = 20)]
+    pub single: usize,
+    /// Pods created at once.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// `ctr run` samples.
+    #[arg(long, default_value_t = 20)]
+    pub ctr_runs: usize,
+    /// Give up on a phase after this long.
+    #[arg(long, default_value = "5m", value_parser = crate::duration::parse)]
+    pub limit: std::time::Duration,
 }
 
 /// Flags of `krust bench controllers`.
@@ -96,6 +115,16 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 pods,
                 variant: a.variant,
                 clients: a.clients,
+            })
+            .await?
+        }
+        BenchCommand::Pods(a) => {
+            krust_bench::pods::run(krust_bench::pods::Options {
+                binary,
+                single: a.single,
+                batch: a.batch,
+                ctr_runs: a.ctr_runs,
+                limit: a.limit,
             })
             .await?
         }
