@@ -133,7 +133,7 @@ impl Cluster {
 
     /// Starts a server with its node agent (containerd, CNI) and `extra` flags, with the
     /// test image `krust.io/busybox:1.35` in its air-gap image directory, and waits until
-    /// its node is Ready with a pod CIDR. On drop, its pods are deleted and everything the
+    /// its node is Ready with a pod CIDR and its pod network (no `network-unavailable` taint left). On drop, its pods are deleted and everything the
     /// runtime left (containers, shims, mounts, the bridge) is removed.
     pub fn start_node(extra: &[&str]) -> Self {
         let c = Self::start_opts(extra, true);
@@ -141,10 +141,19 @@ impl Cluster {
         loop {
             let node = c.get_json(&["nodes"]);
             let ready = node["items"].as_array().into_iter().flatten().any(|n| {
-                n["spec"]["podCIDR"].is_string()
-                    && n["status"]["conditions"]
+                let condition = |t: &str, s: &str| {
+                    n["status"]["conditions"]
                         .as_array()
-                        .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+                        .is_some_and(|cs| cs.iter().any(|c| c["type"] == t && c["status"] == s))
+                };
+                let tainted = n["spec"]["taints"].as_array().is_some_and(|ts| {
+                    ts.iter()
+                        .any(|t| t["key"] == "node.kubernetes.io/network-unavailable")
+                });
+                n["spec"]["podCIDR"].is_string()
+                    && condition("Ready", "True")
+                    && condition("NetworkUnavailable", "False")
+                    && !tainted
             });
             let sa = c.kubectl(&["get", "serviceaccount", "default", "-o", "name"]);
             if ready && sa.status.success() {

@@ -226,7 +226,25 @@ async fn network_when_cidr_known(
             if let Some(cidr) = cidr {
                 match cni::write(&conf_dir, cidr, &ipam_dir) {
                     Ok(()) => tracing::info!(%cidr, "pod network configured"),
-                    Err(e) => tracing::error!(error = %e, "writing the CNI configuration failed"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "writing the CNI configuration failed");
+                        return;
+                    }
+                }
+                // containerd reloads the directory on its own; then pods may come.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let condition = crate::node::object::network_condition(true, jiff::Timestamp::now());
+                let patch = serde_json::json!({"status": {"conditions": [condition]}});
+                let params = kube::api::PatchParams::default();
+                for _ in 0..30 {
+                    match nodes
+                        .patch_status(&node, &params, &kube::api::Patch::Strategic(&patch))
+                        .await
+                    {
+                        Ok(_) => return,
+                        Err(e) => tracing::debug!(error = %e, "reporting the network as ready failed"),
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
                 return;
             }

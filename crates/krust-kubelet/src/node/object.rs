@@ -122,7 +122,45 @@ pub(crate) fn node(spec: &PoolSpec, index: u32, now: jiff::Timestamp) -> Node {
             taints: (!spec.taints.is_empty()).then(|| spec.taints.clone()),
             ..Default::default()
         }),
-        status: Some(status(spec, index, now, ALL)),
+        status: Some(registered_status(spec, index, now)),
+    }
+}
+
+/// The status a node registers with: a real node's pod network is not set up before it
+/// has a pod CIDR, so it starts `NetworkUnavailable` (the node lifecycle controller then
+/// keeps pods off it with the `network-unavailable` taint) until the agent has written its
+/// CNI configuration.
+fn registered_status(spec: &PoolSpec, index: u32, now: jiff::Timestamp) -> NodeStatus {
+    let mut st = status(spec, index, now, ALL);
+    if spec.host.is_some()
+        && let Some(conditions) = st.conditions.as_mut()
+    {
+        conditions.push(network_condition(false, now));
+    }
+    st
+}
+
+/// The `NetworkUnavailable` condition of a real node.
+pub(crate) fn network_condition(
+    ready: bool,
+    now: jiff::Timestamp,
+) -> k8s_openapi::api::core::v1::NodeCondition {
+    let (status, reason, message) = if ready {
+        ("False", "RouteCreated", "the pod network bridge is configured")
+    } else {
+        (
+            "True",
+            "NoRouteCreated",
+            "the node's pod network is not configured yet",
+        )
+    };
+    k8s_openapi::api::core::v1::NodeCondition {
+        type_: "NetworkUnavailable".into(),
+        status: status.into(),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        last_heartbeat_time: Some(crate::clock::time(now)),
+        last_transition_time: Some(crate::clock::time(now)),
     }
 }
 
@@ -178,5 +216,38 @@ mod tests {
         assert_eq!((ready.type_.as_str(), ready.status.as_str()), ("Ready", "True"));
         assert!(ready.last_transition_time.is_some());
         assert_eq!(st.daemon_endpoints.unwrap().kubelet_endpoint.unwrap().port, 10250);
+    }
+
+    #[test]
+    fn a_real_node_registers_without_its_network() {
+        let mut real = spec();
+        real.host = Some(crate::config::HostNode {
+            ip: "192.168.1.5".parse().unwrap(),
+            hostname: "box".into(),
+            info: NodeSystemInfo::default(),
+            sync_frequency: std::time::Duration::from_secs(60),
+        });
+        let now = jiff::Timestamp::now();
+        let n = node(&real, 0, now);
+        let conditions = n.status.unwrap().conditions.unwrap();
+        let net = conditions
+            .iter()
+            .find(|c| c.type_ == "NetworkUnavailable")
+            .unwrap();
+        assert_eq!(net.status, "True");
+        assert_eq!(network_condition(true, now).status, "False");
+        let addrs = node(&real, 0, now).status.unwrap().addresses.unwrap();
+        assert_eq!(addrs[0].address, "192.168.1.5");
+        assert_eq!(addrs[1].address, "box");
+        assert!(
+            !node(&spec(), 0, now)
+                .status
+                .unwrap()
+                .conditions
+                .unwrap()
+                .iter()
+                .any(|c| c.type_ == "NetworkUnavailable"),
+            "simulated nodes have no network to wait for"
+        );
     }
 }
