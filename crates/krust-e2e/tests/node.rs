@@ -608,3 +608,35 @@ spec:
     });
     assert_eq!(phase(&v), "Pending");
 }
+
+#[test]
+fn static_pod_manifests_run_as_mirror_pods() {
+    let Some(c) = node_cluster() else { return };
+    let node = c.get_json(&["nodes"])["items"][0]["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = c.data_dir().join("agent/pod-manifests");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("web.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: static-web\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: krust.io/busybox:1.35\n    command: [sleep, '3600']\n",
+    )
+    .unwrap();
+    let name = format!("static-web-{node}");
+    let pod = wait_pod(&c, &name, "the mirror pod Running", |v| phase(v) == "Running");
+    assert_eq!(
+        pod["metadata"]["annotations"]["kubernetes.io/config.source"],
+        "file"
+    );
+    assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "Node");
+    std::fs::remove_file(dir.join("web.yaml")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while c.kubectl(&["get", "pod", &name]).status.success() {
+        assert!(
+            Instant::now() < deadline,
+            "the mirror pod was not removed with its manifest"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}

@@ -10,6 +10,7 @@ mod cni;
 mod containerd;
 mod host;
 mod images;
+mod static_pods;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -179,6 +180,12 @@ impl Agent {
             c.node_name.clone(),
             layout.cni_conf_dir.clone(),
             agent_dir.join("cni/networks"),
+            shutdown.clone(),
+        ));
+        tokio::spawn(static_pods::run(
+            self.client.clone(),
+            c.node_name.clone(),
+            agent_dir.join("pod-manifests"),
             shutdown.clone(),
         ));
         tracing::info!(node = %c.node_name, ip = %node_ip, runtime = %format!("{name} {version}"), "node agent starting");
