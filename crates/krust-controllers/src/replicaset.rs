@@ -9,7 +9,6 @@
 //! (expectations), and writes the status.
 
 mod claim;
-mod events;
 mod expectations;
 mod manage;
 mod pods;
@@ -32,7 +31,7 @@ pub(crate) use claim::{
     Claim, adopt_patch, classify, controller_key, controller_of, controller_ref, owners_to_wake, ref_is,
     release_patch,
 };
-pub(crate) use events::Events;
+pub(crate) use krust_runtime::Events;
 pub(crate) use manage::{api_code, api_message};
 pub(crate) use status::api_time;
 pub(crate) use stream::{nudged, ready};

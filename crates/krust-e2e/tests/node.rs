@@ -208,6 +208,37 @@ spec:
         msg.starts_with("back-off ") && msg.contains("s restarting failed container=c pod=crash_default("),
         "{msg}"
     );
+    // The node agent records what happened, as kubelet does.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let events = c.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=crash",
+            "-o",
+            "json",
+        ]);
+        let reasons: Vec<String> = serde_json::from_str::<Value>(&events).unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if ["Created", "Started", "BackOff"]
+            .iter()
+            .all(|r| reasons.iter().any(|x| x == r))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "events: {reasons:?}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let described = c.ok(&["describe", "pod", "crash"]);
+    assert!(
+        described.contains("Back-off restarting failed container c in pod crash_default"),
+        "{described}"
+    );
 }
 
 #[test]

@@ -29,7 +29,13 @@ pub(crate) async fn run<R: Runtime>(
     let table = Arc::new(NodeTable::new(spec.names.count()));
     let (tx, rx) = mpsc::channel(INPUT_QUEUE);
     let api = KubePodApi::new(client.clone());
-    let manager = PodManager::new(spec.clone(), table.clone(), runtime, api, clock.clone());
+    // A real node reports what happens to its pods as Events; simulated pools stay quiet
+    // (thousands of nodes).
+    let events = spec
+        .host
+        .as_ref()
+        .map(|_| krust_runtime::Events::new(client.clone(), "kubelet", &spec.names.name(0)));
+    let manager = PodManager::new(spec.clone(), table.clone(), runtime, api, clock.clone(), events);
     let heartbeats = Heartbeats::new(spec.clone(), table.clone(), clock, client.clone(), tx.clone());
     let tasks = [
         tokio::spawn(manager.run(rx, shutdown.clone())),

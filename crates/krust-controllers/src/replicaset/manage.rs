@@ -17,9 +17,9 @@ use kube::{
     api::{DeleteParams, PostParams, Preconditions},
 };
 
-use super::events::Events;
 use super::expectations::Expectations;
 use super::status::ManageFailure;
+use krust_runtime::Events;
 
 /// At most this many pods are created or deleted in one reconcile (upstream's burst).
 pub(crate) const BURST: usize = 500;

@@ -16,13 +16,13 @@ use kube::{
 use parking_lot::Mutex;
 
 use super::claim::{Claim, adopt_patch, classify, controller_of, controller_ref, release_patch};
-use super::events::Events;
 use super::expectations::{Expectations, Observed};
 use super::manage::{ManageError, Round, api_code};
 use super::pods::is_active;
 use super::rank::pods_to_delete;
 use super::status::{self, ManageFailure};
 use super::workload::Workload;
+use krust_runtime::Events;
 
 /// Every owner is looked at again this often even without events (the informers do not
 /// announce deletions, so a pod deleted outright is noticed here at the latest).

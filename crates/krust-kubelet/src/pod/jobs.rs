@@ -47,6 +47,8 @@ pub(crate) struct Shared<R, A> {
     pub spec: Arc<PoolSpec>,
     /// The node's probes (a real node only).
     pub probes: Option<Arc<crate::probe::Probes<R>>>,
+    /// Where a real node reports what happens to its pods.
+    pub events: Option<krust_runtime::Events>,
 }
 
 /// Carries out one job for one pod.
@@ -87,6 +89,7 @@ pub(crate) async fn run_job<R: Runtime, A: PodApi>(
             &pod,
             shared.probes.as_ref().map(|probes| RealNode {
                 probes,
+                events: shared.events.as_ref(),
                 resync: shared
                     .spec
                     .host

@@ -89,13 +89,17 @@ impl<R: Runtime, A: PodApi> PodManager<R, A> {
         runtime: Arc<R>,
         api: A,
         clock: Arc<dyn Clock>,
+        events: Option<krust_runtime::Events>,
     ) -> Self {
         let n = spec.names.count() as usize;
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         // Only a real node's containers are probed; a simulated one's are ready as they run.
         let (probes, probe_changes) = if spec.host.is_some() {
             let (tx, rx) = mpsc::unbounded_channel();
-            (Some(crate::probe::Probes::new(runtime.clone(), tx)), Some(rx))
+            (
+                Some(crate::probe::Probes::new(runtime.clone(), tx, events.clone())),
+                Some(rx),
+            )
         } else {
             (None, None)
         };
@@ -106,6 +110,7 @@ impl<R: Runtime, A: PodApi> PodManager<R, A> {
                 clock,
                 spec,
                 probes,
+                events,
             }),
             probe_changes,
             table,

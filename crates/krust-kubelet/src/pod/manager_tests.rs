@@ -43,7 +43,7 @@ fn start(capacity: &[(&str, &str)]) -> Harness {
     let api = Arc::new(FakePodApi::default());
     let (tx, rx) = mpsc::channel(64);
     *api.echo.lock() = Some(tx.clone());
-    let manager = PodManager::new(spec, table.clone(), runtime.clone(), api.clone(), clock);
+    let manager = PodManager::new(spec, table.clone(), runtime.clone(), api.clone(), clock, None);
     let shutdown = CancellationToken::new();
     tokio::spawn(manager.run(rx, shutdown.clone()));
     Harness {

@@ -5,6 +5,7 @@ pub(crate) mod admission;
 pub(crate) mod api;
 pub(crate) mod conditions;
 pub(crate) mod containers;
+pub(crate) mod events;
 pub(crate) mod hooks;
 pub(crate) mod jobs;
 pub(crate) mod manager;

@@ -47,6 +47,8 @@ pub(crate) enum SyncResult {
 pub(crate) struct RealNode<'a, R> {
     pub probes: &'a Arc<Probes<R>>,
     pub resync: Duration,
+    /// Where to record what happens to the pod.
+    pub events: Option<&'a krust_runtime::Events>,
 }
 
 /// Syncs `pod` on `node`; `real` is set on a real node, whose containers are probed and
@@ -58,9 +60,15 @@ pub(crate) async fn sync_pod<R: Runtime>(
     pod: &Pod,
     real: Option<RealNode<'_, R>>,
 ) -> SyncResult {
+    let events = real.as_ref().and_then(|r| r.events);
     match drive(rt, clock, node, pod, real).await {
         Ok(r) => r,
-        Err(e) => SyncResult::Failed(e),
+        Err(e) => {
+            if let Some(ev) = events {
+                super::events::sync_failed(ev, pod, &e.to_string());
+            }
+            SyncResult::Failed(e)
+        }
     }
 }
 
@@ -128,10 +136,19 @@ async fn drive<R: Runtime>(
         }
         let grace = pod.metadata.deletion_grace_period_seconds.unwrap_or(0).max(0);
         let mut grace = Duration::from_secs(grace.unsigned_abs());
+        let current = rt.pod_status(uid).await?;
+        if let (Some(ev), Some(cur)) = (real.as_ref().and_then(|r| r.events), current.as_ref()) {
+            for c in cur
+                .containers
+                .iter()
+                .filter(|c| matches!(c.state, crate::runtime::ContainerState::Running { .. }))
+            {
+                super::events::killing(ev, pod, &c.name, &format!("Stopping container {}", c.name));
+            }
+        }
         if real.is_some() && !grace.is_zero() {
             // preStop hooks first; the containers get what is left, and at least 2 s
             // to handle SIGTERM, as upstream.
-            let current = rt.pod_status(uid).await?;
             grace = super::hooks::pre_stop(rt, pod, current.as_ref(), grace)
                 .await
                 .max(MIN_STOP_GRACE);
@@ -143,6 +160,15 @@ async fn drive<R: Runtime>(
     if let Some(p) = probes {
         for (name, why) in p.take_failed(uid) {
             tracing::info!(pod = %super::key(pod), container = %name, %why, "container failed its probe, will be restarted");
+            if let Some(ev) = real.as_ref().and_then(|r| r.events) {
+                let probe = why.split(' ').next().unwrap_or("liveness").to_lowercase();
+                super::events::killing(
+                    ev,
+                    pod,
+                    &name,
+                    &format!("Container {name} failed {probe} probe, will be restarted"),
+                );
+            }
             rt.stop_container(uid, &name, grace_period(pod)).await?;
         }
     }
@@ -159,9 +185,20 @@ async fn drive<R: Runtime>(
             match action {
                 Action::CreateSandbox => rt.run_pod_sandbox(node, pod).await?,
                 Action::Start(which) => match rt.start_container(pod, *which).await {
-                    Ok(()) => started.extend(super::container(pod, *which)),
+                    Ok(()) => {
+                        if let (Some(ev), Some(c)) = (
+                            real.as_ref().and_then(|r| r.events),
+                            super::container(pod, *which),
+                        ) {
+                            super::events::started(ev, pod, &c.name);
+                        }
+                        started.extend(super::container(pod, *which));
+                    }
                     Err(RuntimeError::Container { reason, message }) => {
                         if let Some(c) = super::container(pod, *which) {
+                            if let Some(ev) = real.as_ref().and_then(|r| r.events) {
+                                super::events::failed(ev, pod, &c.name, reason, &message);
+                            }
                             failures.insert(c.name.clone(), (reason, message));
                         }
                     }
@@ -193,6 +230,19 @@ async fn drive<R: Runtime>(
     }
     let verdicts = verdicts(probes, uid, current.as_ref());
     let status = status::probed_pod_status(pod, node, current.as_ref(), clock.now(), &verdicts, &failures);
+    if let Some(ev) = real.as_ref().and_then(|r| r.events) {
+        let all = status
+            .container_statuses
+            .iter()
+            .flatten()
+            .chain(status.init_container_statuses.iter().flatten());
+        for c in all {
+            let waiting = c.state.as_ref().and_then(|s| s.waiting.as_ref());
+            if waiting.and_then(|w| w.reason.as_deref()) == Some("CrashLoopBackOff") {
+                super::events::back_off(ev, pod, &c.name);
+            }
+        }
+    }
     let terminal = is_terminal(status.phase.as_deref());
     if terminal {
         if let Some(p) = probes {

@@ -54,6 +54,7 @@ type Key = (String, String);
 /// The probes of one node.
 pub(crate) struct Probes<R> {
     runtime: Arc<R>,
+    events: Option<krust_runtime::Events>,
     slots: Mutex<HashMap<Key, Slot>>,
     changes: mpsc::UnboundedSender<String>,
 }
@@ -67,9 +68,14 @@ fn probed(pod: &Pod) -> impl Iterator<Item = &Container> {
 
 impl<R: Runtime> Probes<R> {
     /// Probes whose result changes are sent (as pod uids) to `changes`.
-    pub fn new(runtime: Arc<R>, changes: mpsc::UnboundedSender<String>) -> Arc<Self> {
+    pub fn new(
+        runtime: Arc<R>,
+        changes: mpsc::UnboundedSender<String>,
+        events: Option<krust_runtime::Events>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             runtime,
+            events,
             slots: Mutex::new(HashMap::new()),
             changes,
         })
@@ -134,6 +140,7 @@ impl<R: Runtime> Probes<R> {
                     spec,
                     target.clone(),
                     started_at,
+                    crate::pod::events::regarding(pod, Some(&c.name)),
                     stop.clone(),
                 ));
             }
@@ -213,6 +220,7 @@ async fn worker<R: Runtime>(
     spec: spec::ProbeSpec,
     target: check::Target,
     started_at: jiff::Timestamp,
+    regarding: k8s_openapi::api::core::v1::ObjectReference,
     stop: CancellationToken,
 ) {
     // The initial delay counts from the container's start, as upstream's.
@@ -237,6 +245,16 @@ async fn worker<R: Runtime>(
         };
         if let Err(why) = &outcome {
             tracing::debug!(pod = %key.0, container = %key.1, probe = kind.title(), %why, "probe failed");
+            if let Some(p) = probes.upgrade()
+                && let Some(ev) = &p.events
+            {
+                ev.warning(
+                    regarding.clone(),
+                    "Unhealthy",
+                    "Probe",
+                    format!("{} probe failed: {why}", kind.title()),
+                );
+            }
         }
         if let Some(result) = tracker.record(outcome.is_ok()) {
             let Some(p) = probes.upgrade() else { return };

@@ -1,5 +1,6 @@
-//! Events the workload controllers publish (SuccessfulCreate, ScalingReplicaSet, ...),
-//! sent in the background so a slow or failing Events API never holds up a reconcile.
+//! Events a component publishes (a controller's SuccessfulCreate, the node agent's
+//! Started or BackOff, ...), sent in the background so a slow or failing Events API never
+//! holds up a reconcile or a pod sync.
 //!
 //! As upstream's recorder: an event repeating an earlier one (same object, type, reason
 //! and message) within a few minutes bumps that event's series count instead of adding
@@ -55,9 +56,9 @@ struct Memory {
     buckets: HashMap<String, Bucket>,
 }
 
-/// Publishes Events for one controller.
+/// Publishes Events for one component.
 #[derive(Clone)]
-pub(crate) struct Events {
+pub struct Events {
     client: kube::Client,
     controller: String,
     instance: String,
@@ -112,7 +113,7 @@ impl Memory {
 
 impl Events {
     /// A publisher reporting as `controller` (upstream's component name) from `instance`.
-    pub(crate) fn new(client: kube::Client, controller: &str, instance: &str) -> Self {
+    pub fn new(client: kube::Client, controller: &str, instance: &str) -> Self {
         Self {
             client,
             controller: controller.to_string(),
@@ -122,12 +123,12 @@ impl Events {
     }
 
     /// A Normal event about `regarding`.
-    pub(crate) fn normal(&self, regarding: ObjectReference, reason: &str, action: &str, note: String) {
+    pub fn normal(&self, regarding: ObjectReference, reason: &str, action: &str, note: String) {
         self.publish(regarding, "Normal", reason, action, note);
     }
 
     /// A Warning event about `regarding`.
-    pub(crate) fn warning(&self, regarding: ObjectReference, reason: &str, action: &str, note: String) {
+    pub fn warning(&self, regarding: ObjectReference, reason: &str, action: &str, note: String) {
         self.publish(regarding, "Warning", reason, action, note);
     }
 
