@@ -375,7 +375,7 @@ spec:
   containers:
   - name: httpd
     image: krust.io/busybox:1.35
-    command: ["sh", "-c", "mkdir -p /www; echo \"$GREETING $PASSWORD $SITE_greeting\" > /www/env; cp /etc/creds/password /www/secret; cp /etc/podinfo/labels /www/labels; ln -s /etc/site/index.html /www/index.html; mount | grep /etc/creds > /www/mounts; exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www; echo \"$GREETING $PASSWORD $SITE_greeting\" > /www/env; cp /etc/creds/password /www/secret; cp /etc/podinfo/labels /www/labels; ln -s /etc/site/index.html /www/index.html; mount | grep -E '/etc/creds|/scratch' > /www/mounts; exec httpd -f -p 8080 -h /www"]
     env:
     - name: GREETING
       valueFrom: {configMapKeyRef: {name: site, key: greeting}}
@@ -387,7 +387,9 @@ spec:
     - {name: site, mountPath: /etc/site}
     - {name: creds, mountPath: /etc/creds}
     - {name: podinfo, mountPath: /etc/podinfo}
+    - {name: scratch, mountPath: /scratch}
   volumes:
+  - {name: scratch, emptyDir: {medium: Memory, sizeLimit: 16Mi}}
   - {name: site, configMap: {name: site}}
   - {name: creds, secret: {secretName: creds, defaultMode: 0400}}
   - name: podinfo
@@ -400,7 +402,15 @@ spec:
     wait_page(&c, &ip, "/env", "hello hunter2 hello");
     wait_page(&c, &ip, "/secret", "hunter2");
     wait_page(&c, &ip, "/labels", "tier=\"web\"");
-    wait_page(&c, &ip, "/mounts", "tmpfs");
+    let mounts = wait_page(&c, &ip, "/mounts", "tmpfs");
+    assert!(
+        mounts.lines().filter(|l| l.starts_with("tmpfs")).count() >= 2,
+        "the secret and the memory emptyDir are tmpfs mounts: {mounts}"
+    );
+    assert!(
+        mounts.contains("size=16384k"),
+        "sizeLimit is the tmpfs size: {mounts}"
+    );
     wait_page(&c, &ip, "/", "version one");
     // An edit of the ConfigMap reaches the running container's volume.
     c.ok(&[

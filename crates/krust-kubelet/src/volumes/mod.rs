@@ -29,6 +29,32 @@ fn is_mountpoint(dir: &Path) -> bool {
     mounts.lines().any(|l| l.split(' ').nth(1) == Some(d.as_str()))
 }
 
+/// Mounts a tmpfs at `dir` unless one is there already; `size` is a quantity (default:
+/// 64 MiB for secrets, else the kernel's half of memory).
+pub(crate) fn mount_tmpfs(dir: &Path, size: Option<&str>) -> Result<(), String> {
+    if is_mountpoint(dir) {
+        return Ok(());
+    }
+    let mut options = "mode=0777".to_string();
+    if let Some(q) = size {
+        let bytes = krust_api::quantity::Quantity::parse(q)
+            .map_err(|e| format!("sizeLimit {q:?}: {e}"))?
+            .milli_value()
+            / 1000;
+        options.push_str(&format!(",size={bytes}"));
+    }
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &options, "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("cannot mount a tmpfs at {}", dir.display()))
+    }
+}
+
 /// Writes every content volume of `pod` under `pods` from `fetched`. A volume that
 /// cannot be made (a missing ConfigMap, say) fails with upstream's wording.
 pub(crate) fn materialise(pods: &Path, pod: &Pod, fetched: &Fetched) -> Result<(), String> {
@@ -46,20 +72,10 @@ pub(crate) fn materialise(pods: &Path, pod: &Pod, fetched: &Fetched) -> Result<(
             .unwrap_or_default();
         let dir = volume_dir(pods, uid, kind, &v.name);
         let io = |e: std::io::Error| format!("MountVolume.SetUp failed for volume {:?} : {e}", v.name);
-        if in_memory(v) && !is_mountpoint(&dir) {
+        if in_memory(v) {
             std::fs::create_dir_all(&dir).map_err(io)?;
-            let ok = std::process::Command::new("mount")
-                .args(["-t", "tmpfs", "-o", "mode=0755,size=64m", "tmpfs"])
-                .arg(&dir)
-                .status()
-                .is_ok_and(|s| s.success());
-            if !ok {
-                return Err(format!(
-                    "MountVolume.SetUp failed for volume {:?} : cannot mount a tmpfs at {}",
-                    v.name,
-                    dir.display()
-                ));
-            }
+            mount_tmpfs(&dir, Some("64Mi"))
+                .map_err(|e| format!("MountVolume.SetUp failed for volume {:?} : {e}", v.name))?;
         }
         writer::write_atomic(&dir, &files, version).map_err(io)?;
     }
@@ -69,7 +85,11 @@ pub(crate) fn materialise(pods: &Path, pod: &Pod, fetched: &Fetched) -> Result<(
 /// Unmounts the tmpfs volumes of pod `uid` so its directory can be removed.
 pub(crate) fn unmount_all(pods: &Path, uid: &str) {
     let root = pods.join(uid).join("volumes");
-    for kind in ["kubernetes.io~secret", "kubernetes.io~projected"] {
+    for kind in [
+        "kubernetes.io~secret",
+        "kubernetes.io~projected",
+        "kubernetes.io~empty-dir",
+    ] {
         for e in std::fs::read_dir(root.join(kind)).into_iter().flatten().flatten() {
             if is_mountpoint(&e.path()) {
                 let _ = std::process::Command::new("umount").arg(e.path()).status();

@@ -185,6 +185,14 @@ pub(crate) fn references(pod: &Pod, container: Option<&Container>) -> (BTreeSet<
     let mut secrets = BTreeSet::new();
     if let Some(c) = container {
         container_refs(c, &mut cms, &mut secrets);
+        // Credentials for pulling its image.
+        for r in pod
+            .spec
+            .iter()
+            .flat_map(|s| s.image_pull_secrets.iter().flatten())
+        {
+            secrets.insert(r.name.clone());
+        }
     }
     for v in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
         if let Some(cm) = &v.config_map {

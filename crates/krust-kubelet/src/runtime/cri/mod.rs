@@ -6,6 +6,7 @@
 //! the node's containers every second and comparing (upstream's PLEG relist), since
 //! containerd 1.6 has no event stream in CRI.
 
+mod auth;
 mod expand;
 mod spec;
 mod state;
@@ -161,6 +162,7 @@ impl<S: ObjectSource> CriRuntime<S> {
         image: &str,
         policy: Option<&str>,
         sandbox: &v1::PodSandboxConfig,
+        auth: Option<v1::AuthConfig>,
     ) -> Result<(), RuntimeError> {
         let spec = v1::ImageSpec {
             image: image.to_string(),
@@ -196,7 +198,7 @@ impl<S: ObjectSource> CriRuntime<S> {
                 .clone()
                 .pull_image(v1::PullImageRequest {
                     image: Some(spec),
-                    auth: None,
+                    auth,
                     sandbox_config: Some(sandbox.clone()),
                 })
                 .await
@@ -356,16 +358,28 @@ impl<S: ObjectSource> Runtime for CriRuntime<S> {
             ..Default::default()
         });
         for vol in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-            if vol.empty_dir.is_some() {
+            if let Some(ed) = &vol.empty_dir {
                 let dir = self.paths.empty_dir(uid, &vol.name);
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| RuntimeError::Other(format!("creating {}: {e}", dir.display())))?;
+                if ed.medium.as_deref() == Some("Memory") {
+                    volumes::mount_tmpfs(&dir, ed.size_limit.as_ref().map(|q| q.0.as_str())).map_err(
+                        |e| {
+                            RuntimeError::Other(format!(
+                                "MountVolume.SetUp failed for volume {:?} : {e}",
+                                vol.name
+                            ))
+                        },
+                    )?;
+                }
             }
         }
+        let image = container.image.as_deref().unwrap_or_default();
         self.ensure_image(
-            container.image.as_deref().unwrap_or_default(),
+            image,
             container.image_pull_policy.as_deref(),
             &sandbox_config,
+            auth::pull_auth(image, pod, &fetched),
         )
         .await?;
         let id = self

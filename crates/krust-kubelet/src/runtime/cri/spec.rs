@@ -555,8 +555,31 @@ fn security_context(pod: &Pod, sc: Option<&SecurityContext>) -> v1::LinuxContain
             .and_then(|p| p.supplemental_groups.clone())
             .unwrap_or_default(),
         no_new_privs: sc.allow_privilege_escalation == Some(false),
+        seccomp: seccomp(
+            sc.seccomp_profile
+                .as_ref()
+                .or(pod_sc.and_then(|p| p.seccomp_profile.as_ref())),
+        ),
         ..Default::default()
     }
+}
+
+/// The seccomp profile of a container (its own, else the pod's); none means Unconfined,
+/// as upstream's default.
+fn seccomp(p: Option<&k8s_openapi::api::core::v1::SeccompProfile>) -> Option<v1::SecurityProfile> {
+    let p = p?;
+    let (profile_type, localhost_ref) = match p.type_.as_str() {
+        "RuntimeDefault" => (v1::security_profile::ProfileType::RuntimeDefault, String::new()),
+        "Localhost" => (
+            v1::security_profile::ProfileType::Localhost,
+            p.localhost_profile.clone().unwrap_or_default(),
+        ),
+        _ => (v1::security_profile::ProfileType::Unconfined, String::new()),
+    };
+    Some(v1::SecurityProfile {
+        profile_type: profile_type as i32,
+        localhost_ref,
+    })
 }
 
 #[cfg(test)]
