@@ -18,29 +18,28 @@ pub fn free_port() -> Result<u16, BenchError> {
 }
 
 impl Server {
-    /// Starts `krust server` with extra flags (which components run, simulated nodes).
+    /// Starts `krust server` with extra flags (which components run, simulated nodes),
+    /// without a node agent.
     pub fn start_with(binary: &Path, data_dir: &Path, port: u16, extra: &[&str]) -> Result<Self, BenchError> {
-        let log = std::fs::File::create(data_dir.with_extension("log"))?;
-        let child = Command::new(binary)
-            .args(["server", "--bind-address", "127.0.0.1", "--disable-agent"])
-            .args(extra)
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--https-listen-port")
-            .arg(port.to_string())
-            .env("KRUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| BenchError::Server(format!("cannot start {}: {e}", binary.display())))?;
-        Ok(Self { child })
+        Self::spawn(binary, data_dir, port, extra, false)
     }
 
     /// Starts `krust server` with its node agent (root only).
     pub fn start_node(binary: &Path, data_dir: &Path, port: u16, extra: &[&str]) -> Result<Self, BenchError> {
+        Self::spawn(binary, data_dir, port, extra, true)
+    }
+
+    fn spawn(
+        binary: &Path,
+        data_dir: &Path,
+        port: u16,
+        extra: &[&str],
+        agent: bool,
+    ) -> Result<Self, BenchError> {
         let log = std::fs::File::create(data_dir.with_extension("log"))?;
         let child = Command::new(binary)
             .args(["server", "--bind-address", "127.0.0.1"])
+            .args((!agent).then_some("--disable-agent"))
             .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
@@ -56,13 +55,7 @@ impl Server {
 
     /// Resident memory of the server process, in MiB.
     pub fn rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map(|kb| (kb / 1024.0 * 10.0).round() / 10.0)
-            .unwrap_or(0.0)
+        rss_mb_of(self.child.id())
     }
 
     /// Stops with SIGTERM and waits.

@@ -55,33 +55,14 @@ impl Cri {
     /// restarts is picked up again.
     pub fn connect(socket: impl AsRef<Path>) -> Self {
         let path = strip_scheme(socket.as_ref());
-        // The URI is required by tonic but never resolved: the connector below dials the
-        // socket whatever it says.
-        let channel = Endpoint::from_static("http://cri.invalid")
-            .connect_timeout(Duration::from_secs(5))
-            .connect_with_connector_lazy(tower::service_fn(move |_| {
-                let path = path.clone();
-                async move {
-                    let stream = tokio::net::UnixStream::connect(path).await?;
-                    Ok::<_, std::io::Error>(TokioIo::new(stream))
-                }
-            }));
-        Self::over(channel)
+        Self::over(endpoint().connect_with_connector_lazy(dialer(path)))
     }
 
     /// Dials the socket now, failing when nothing listens there.
     pub async fn connect_now(socket: impl AsRef<Path>) -> Result<Self, Error> {
         let path = strip_scheme(socket.as_ref());
-        let dial = path.clone();
-        let channel = Endpoint::from_static("http://cri.invalid")
-            .connect_timeout(Duration::from_secs(5))
-            .connect_with_connector(tower::service_fn(move |_| {
-                let path = dial.clone();
-                async move {
-                    let stream = tokio::net::UnixStream::connect(path).await?;
-                    Ok::<_, std::io::Error>(TokioIo::new(stream))
-                }
-            }))
+        let channel = endpoint()
+            .connect_with_connector(dialer(path.clone()))
             .await
             .map_err(|source| Error::Connect { path, source })?;
         Ok(Self::over(channel))
@@ -109,6 +90,29 @@ impl Cri {
             .into_inner();
         Ok((reply.runtime_name, reply.runtime_version))
     }
+}
+
+/// The endpoint every connection uses. Its URI is required by tonic but never resolved:
+/// [`dialer`] dials the socket whatever it says.
+fn endpoint() -> Endpoint {
+    Endpoint::from_static("http://cri.invalid").connect_timeout(Duration::from_secs(5))
+}
+
+/// A connector that dials the unix socket `path`.
+fn dialer(
+    path: PathBuf,
+) -> impl tower::Service<
+    tonic::codegen::http::Uri,
+    Response = TokioIo<tokio::net::UnixStream>,
+    Error = std::io::Error,
+    Future = impl Future<Output = std::io::Result<TokioIo<tokio::net::UnixStream>>> + Send,
+> + Clone
++ Send
++ 'static {
+    tower::service_fn(move |_| {
+        let path = path.clone();
+        async move { Ok(TokioIo::new(tokio::net::UnixStream::connect(path).await?)) }
+    })
 }
 
 /// `unix:///run/x.sock` → `/run/x.sock`.

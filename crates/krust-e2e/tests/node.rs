@@ -527,28 +527,35 @@ spec:
 #[test]
 fn a_local_path_claim_keeps_data_across_pods() {
     let Some(c) = node_cluster() else { return };
-    let writer = r#"
+    let claim = r#"
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data}
 spec:
   accessModes: [ReadWriteOnce]
   resources: {requests: {storage: 1Gi}}
----
+"#;
+    // A pod running `script` once with the claim mounted at /data.
+    let pod_with_claim = |name: &str, script: &str| {
+        format!(
+            r#"
 apiVersion: v1
 kind: Pod
-metadata: {name: writer}
+metadata: {{name: {name}}}
 spec:
   restartPolicy: Never
   containers:
   - name: c
     image: krust.io/busybox:1.35
-    command: ["sh", "-c", "echo kept > /data/file"]
-    volumeMounts: [{name: d, mountPath: /data}]
+    command: ["sh", "-c", "{script}"]
+    volumeMounts: [{{name: d, mountPath: /data}}]
   volumes:
-  - {name: d, persistentVolumeClaim: {claimName: data}}
-"#;
-    c.ok_stdin(&["apply", "-f", "-"], writer);
+  - {{name: d, persistentVolumeClaim: {{claimName: data}}}}
+"#
+        )
+    };
+    let writer = format!("{claim}---{}", pod_with_claim("writer", "echo kept > /data/file"));
+    c.ok_stdin(&["apply", "-f", "-"], &writer);
     wait_pod(&c, "writer", "Succeeded", |v| phase(v) == "Succeeded");
     let pvc = c.get_json(&["pvc", "data"]);
     assert_eq!(pvc["status"]["phase"], "Bound", "{pvc:#}");
@@ -561,20 +568,7 @@ spec:
     assert_eq!(std::fs::read_to_string(format!("{path}/file")).unwrap(), "kept\n");
     c.ok_stdin(
         &["apply", "-f", "-"],
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {name: reader}
-spec:
-  restartPolicy: Never
-  containers:
-  - name: c
-    image: krust.io/busybox:1.35
-    command: ["sh", "-c", "cat /data/file > /dev/termination-log"]
-    volumeMounts: [{name: d, mountPath: /data}]
-  volumes:
-  - {name: d, persistentVolumeClaim: {claimName: data}}
-"#,
+        &pod_with_claim("reader", "cat /data/file > /dev/termination-log"),
     );
     let done = wait_pod(&c, "reader", "Succeeded", |v| phase(v) == "Succeeded");
     assert_eq!(

@@ -50,41 +50,48 @@ fn not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
 }
 
+/// GET of `name` through `api`; `None` when it does not exist.
+async fn get_opt<K>(api: kube::Api<K>, kind: &str, name: &str) -> Result<Option<K>, String>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.get(name).await {
+        Ok(o) => Ok(Some(o)),
+        Err(e) if not_found(&e) => Ok(None),
+        Err(e) => Err(format!("reading {kind} {name:?}: {e}")),
+    }
+}
+
 impl ObjectSource for KubeObjects {
     async fn config_map(&self, namespace: &str, name: &str) -> Result<Option<ConfigMap>, String> {
-        let api: kube::Api<ConfigMap> = kube::Api::namespaced(self.client.clone(), namespace);
-        match api.get(name).await {
-            Ok(o) => Ok(Some(o)),
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(format!("reading configmap {name:?}: {e}")),
-        }
+        get_opt(
+            kube::Api::namespaced(self.client.clone(), namespace),
+            "configmap",
+            name,
+        )
+        .await
     }
 
     async fn secret(&self, namespace: &str, name: &str) -> Result<Option<Secret>, String> {
-        let api: kube::Api<Secret> = kube::Api::namespaced(self.client.clone(), namespace);
-        match api.get(name).await {
-            Ok(o) => Ok(Some(o)),
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(format!("reading secret {name:?}: {e}")),
-        }
+        get_opt(
+            kube::Api::namespaced(self.client.clone(), namespace),
+            "secret",
+            name,
+        )
+        .await
     }
 
     async fn claim(&self, namespace: &str, name: &str) -> Result<Option<PersistentVolumeClaim>, String> {
-        let api: kube::Api<PersistentVolumeClaim> = kube::Api::namespaced(self.client.clone(), namespace);
-        match api.get(name).await {
-            Ok(o) => Ok(Some(o)),
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(format!("reading persistentvolumeclaim {name:?}: {e}")),
-        }
+        get_opt(
+            kube::Api::namespaced(self.client.clone(), namespace),
+            "persistentvolumeclaim",
+            name,
+        )
+        .await
     }
 
     async fn volume(&self, name: &str) -> Result<Option<PersistentVolume>, String> {
-        let api: kube::Api<PersistentVolume> = kube::Api::all(self.client.clone());
-        match api.get(name).await {
-            Ok(o) => Ok(Some(o)),
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(format!("reading persistentvolume {name:?}: {e}")),
-        }
+        get_opt(kube::Api::all(self.client.clone()), "persistentvolume", name).await
     }
 }
 

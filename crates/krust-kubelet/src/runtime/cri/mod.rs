@@ -104,6 +104,18 @@ impl<S: ObjectSource> CriRuntime<S> {
         Ok(items)
     }
 
+    /// Removes sandbox `id` with its containers; one already gone is fine.
+    async fn remove_sandbox(&self, id: &str) -> Result<(), RuntimeError> {
+        let request = v1::RemovePodSandboxRequest {
+            pod_sandbox_id: id.to_string(),
+        };
+        match self.cri.runtime.clone().remove_pod_sandbox(request).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == krust_cri::Code::NotFound => Ok(()),
+            Err(e) => Err(call_err("removing the pod sandbox", e)),
+        }
+    }
+
     async fn containers(&self, sandbox: &str) -> Result<Vec<v1::Container>, RuntimeError> {
         Ok(self
             .cri
@@ -251,19 +263,7 @@ impl<S: ObjectSource> Runtime for CriRuntime<S> {
         }
         // A sandbox that died or failed half-way is replaced, with its containers.
         for old in existing {
-            match self
-                .cri
-                .runtime
-                .clone()
-                .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-                    pod_sandbox_id: old.id.clone(),
-                })
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if e.code() == krust_cri::Code::NotFound => {}
-                Err(e) => return Err(call_err("removing a dead pod sandbox", e)),
-            }
+            self.remove_sandbox(&old.id).await?;
         }
         let config = spec::sandbox_config(pod, &self.paths);
         std::fs::create_dir_all(&config.log_directory)
@@ -491,19 +491,7 @@ impl<S: ObjectSource> Runtime for CriRuntime<S> {
 
     async fn remove_pod(&self, uid: &str) -> Result<(), RuntimeError> {
         for sandbox in self.sandboxes(uid).await? {
-            match self
-                .cri
-                .runtime
-                .clone()
-                .remove_pod_sandbox(v1::RemovePodSandboxRequest {
-                    pod_sandbox_id: sandbox.id.clone(),
-                })
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if e.code() == krust_cri::Code::NotFound => {}
-                Err(e) => return Err(call_err("removing the pod sandbox", e)),
-            }
+            self.remove_sandbox(&sandbox.id).await?;
         }
         volumes::unmount_all(&self.paths.pods, uid);
         let mut dirs = vec![self.paths.pod_dir(uid)];
