@@ -260,6 +260,11 @@ pub async fn run(opts: Options) -> Result<Value, BenchError> {
 
     let mut ctr = ctr_floor(&data, opts.ctr_runs)?;
     server.stop()?;
+    // The bridge and NAT table this benchmark's node made.
+    let _ = Command::new("ip").args(["link", "del", "krust0"]).output();
+    let _ = Command::new("nft")
+        .args(["delete", "table", "ip", "krust-node"])
+        .output();
 
     let start_p50_ms = percentile_ms(&mut single, 50.0);
     let ctr_p50_ms = percentile_ms(&mut ctr, 50.0);

@@ -510,7 +510,7 @@ impl Drop for Cluster {
 }
 
 /// Removes whatever a node agent under `data_dir` left behind: containers still known to
-/// its runc, containerd and shims, mounts below the data directory, the pod bridge.
+/// its runc, containerd and shims, mounts below the data directory, the pod bridge, the NAT table.
 fn node_cleanup(data_dir: &Path) {
     let runc_root = data_dir.join("agent/run/containerd/runc/k8s.io");
     let list = Command::new("runc")
@@ -542,6 +542,9 @@ fn node_cleanup(data_dir: &Path) {
         let _ = Command::new("umount").arg("-l").arg(m).status();
     }
     let _ = Command::new("ip").args(["link", "del", "krust0"]).output();
+    let _ = Command::new("nft")
+        .args(["delete", "table", "ip", "krust-node"])
+        .output();
 }
 
 fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {

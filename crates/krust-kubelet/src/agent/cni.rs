@@ -1,7 +1,7 @@
 //! The node's pod network as a CNI configuration, which containerd's CRI plugin runs at
 //! every sandbox start: a bridge with the node's pod CIDR (host-local addresses, the
-//! bridge as gateway, masquerade for traffic leaving the cluster), and portmap for
-//! `hostPort`s. Rendering is pure; the file is written once the controller side has
+//! bridge as gateway; outbound NAT is one nftables rule of the agent's, see
+//! `masquerade`), and portmap for `hostPort`s. Rendering is pure; the file is written once the controller side has
 //! given the node its CIDR.
 
 use std::net::Ipv4Addr;
@@ -53,7 +53,7 @@ pub(crate) fn conflist(cidr: Cidr, ipam_dir: &Path) -> serde_json::Value {
                 "type": "bridge",
                 "bridge": BRIDGE,
                 "isGateway": true,
-                "ipMasq": true,
+                "ipMasq": false,
                 "hairpinMode": true,
                 "ipam": {
                     "type": "host-local",

@@ -10,6 +10,7 @@ mod cni;
 mod containerd;
 mod host;
 mod images;
+mod masquerade;
 mod static_pods;
 
 use std::collections::BTreeMap;
@@ -231,6 +232,9 @@ async fn network_when_cidr_known(
         if let Ok(n) = nodes.get(&node).await {
             let cidr = n.spec.and_then(|s| s.pod_cidr).and_then(|c| cni::Cidr::parse(&c));
             if let Some(cidr) = cidr {
+                if let Err(e) = masquerade::apply(cidr) {
+                    tracing::error!(error = %e, "installing the pods' outbound NAT failed; pods cannot reach other networks");
+                }
                 match cni::write(&conf_dir, cidr, &ipam_dir) {
                     Ok(()) => tracing::info!(%cidr, "pod network configured"),
                     Err(e) => {
