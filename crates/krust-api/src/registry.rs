@@ -504,6 +504,15 @@ const BUILT_IN: &[Def] = &[
         false,
         &[],
     ),
+    d(
+        "certificates.k8s.io/v1",
+        "CertificateSigningRequest",
+        "certificatesigningrequests",
+        CL,
+        &["csr"],
+        false,
+        &["approval", "status"],
+    ),
     d("coordination.k8s.io/v1", "Lease", "leases", NS, &[], false, &[]),
     d(
         "discovery.k8s.io/v1",

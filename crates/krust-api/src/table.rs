@@ -116,6 +116,7 @@ fn printer(group: &str, kind: &str) -> Option<(&'static [Column], CellFn)> {
         ("storage.k8s.io", "StorageClass") => (other::STORAGE_CLASS, other::storage_class),
         ("scheduling.k8s.io", "PriorityClass") => (other::PRIORITY_CLASS, other::priority_class),
         ("coordination.k8s.io", "Lease") => (other::LEASE, other::lease),
+        ("certificates.k8s.io", "CertificateSigningRequest") => (other::CSR, other::csr),
         ("apiregistration.k8s.io", "APIService") => (other::API_SERVICE, other::api_service),
         _ => return None,
     })

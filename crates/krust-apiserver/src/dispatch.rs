@@ -114,6 +114,12 @@ async fn route_request(
     match route {
         Route::Health(check) => return Ok(health(&state, check)),
         Route::Version => return Ok(respond::json(200, &version::info(&state.build))),
+        // Public by design: a joining agent checks it against the hash in its join token.
+        Route::CaCerts => {
+            if let Some(pem) = &state.cacerts_pem {
+                return Ok(respond::bytes(200, "text/plain; charset=utf-8", pem.clone()));
+            }
+        }
         _ => {}
     }
     let Some(user) = authenticate(&state, &conn, req.headers()) else {
@@ -258,7 +264,7 @@ async fn route_request(
             }
             Ok(r)
         }
-        Route::NotFound => Err(ApiError::path_not_found(format!(
+        Route::NotFound | Route::CaCerts => Err(ApiError::path_not_found(format!(
             "the server could not find the requested resource (path {})",
             req.uri().path()
         ))),

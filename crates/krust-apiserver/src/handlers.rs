@@ -272,9 +272,11 @@ pub async fn handle(ctx: Ctx, method: Method, body: Option<Bytes>) -> Result<Res
             ("scale", &Method::GET) => scale::get(ctx).await,
             ("scale", &Method::PUT) => scale::update(ctx, body.unwrap_or_default()).await,
             ("scale", &Method::PATCH) => scale::patch(ctx, body.unwrap_or_default()).await,
-            ("status", &Method::GET) => read::get(ctx).await,
-            ("status" | "finalize", &Method::PUT) => write::update(ctx, body.unwrap_or_default()).await,
-            ("status", &Method::PATCH) => write::patch(ctx, body.unwrap_or_default()).await,
+            ("status" | "approval", &Method::GET) => read::get(ctx).await,
+            ("status" | "finalize" | "approval", &Method::PUT) => {
+                write::update(ctx, body.unwrap_or_default()).await
+            }
+            ("status" | "approval", &Method::PATCH) => write::patch(ctx, body.unwrap_or_default()).await,
             ("binding", &Method::POST) => write::bind(ctx, body.unwrap_or_default()).await,
             ("eviction", &Method::POST) => eviction::evict(ctx, body.unwrap_or_default()).await,
             _ => Err(not_allowed()),

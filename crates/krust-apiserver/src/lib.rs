@@ -21,6 +21,7 @@ mod negotiate;
 mod openapi;
 mod openapi_v2;
 mod options;
+pub mod reader;
 mod render;
 mod reservations;
 mod resolve;
@@ -70,6 +71,10 @@ pub struct Config {
     /// How this server proves itself to aggregated API servers; `None`: it presents no
     /// client certificate (they must then trust it some other way).
     pub front_proxy: Option<FrontProxy>,
+    /// The cluster CA bundle (PEM) served without authentication at `/cacerts`, as k3s
+    /// does, so that a joining agent can fetch it and check it against the hash in its join
+    /// token; `None`: `/cacerts` is not served.
+    pub cacerts_pem: Option<String>,
 }
 
 /// The front proxy's credentials and the CAs aggregated API servers need to trust it,
@@ -195,6 +200,7 @@ impl ApiServer {
             crd_compiled: Default::default(),
             aggregator: Default::default(),
             front_proxy: config.front_proxy,
+            cacerts_pem: config.cacerts_pem,
         });
         Ok(Self {
             state,
@@ -208,6 +214,12 @@ impl ApiServer {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// A read-only view of the watch cache, for in-process wiring that must look objects
+    /// up synchronously (the bootstrap token authenticator reads Secrets through it).
+    pub fn objects(&self) -> reader::ObjectReader {
+        reader::ObjectReader::new(self.state.cache.clone())
     }
 
     /// Serves until `shutdown` is cancelled.

@@ -8,6 +8,8 @@ pub enum Route {
     Version,
     /// `/healthz`, `/livez`, `/readyz` (and their sub-checks)
     Health(HealthCheck),
+    /// `/cacerts`: the cluster CA bundle, unauthenticated (k3s's join discovery).
+    CaCerts,
     /// `/api`
     CoreVersions,
     /// `/apis`
@@ -71,6 +73,7 @@ pub fn parse(path: &str) -> Route {
     let segs: Vec<&str> = trimmed.split('/').skip(1).collect();
     match segs.as_slice() {
         ["version"] => Route::Version,
+        ["cacerts"] => Route::CaCerts,
         ["healthz", ..] => Route::Health(HealthCheck::Healthz),
         ["livez", ..] => Route::Health(HealthCheck::Livez),
         ["readyz", ..] => Route::Health(HealthCheck::Readyz),

@@ -67,6 +67,8 @@ pub struct State {
     pub aggregator: crate::aggregator::Aggregator,
     /// Credentials presented to those servers.
     pub front_proxy: Option<crate::FrontProxy>,
+    /// The CA bundle served at `/cacerts` (see `Config::cacerts_pem`).
+    pub cacerts_pem: Option<String>,
 }
 
 /// Maps a store failure onto a Status.

@@ -6,6 +6,9 @@
 
 mod apierror;
 mod cronjob;
+mod csr;
+mod csrapproving;
+mod csrsigning;
 mod daemonset;
 mod deployment;
 mod discovery;
@@ -33,4 +36,4 @@ mod ttl;
 mod workqueue;
 
 pub use informers::Informers;
-pub use manager::{Context, ControllerConfig, ControllerManager, Error, registry};
+pub use manager::{Context, ControllerConfig, ControllerManager, Error, Sensitive, registry};

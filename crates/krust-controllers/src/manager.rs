@@ -56,6 +56,26 @@ pub struct ControllerConfig {
     pub cluster_cidr: String,
     /// Prefix length of each node's pod CIDR (`--node-cidr-mask-size`; 24: 254 pods a node).
     pub node_cidr_mask_size: u8,
+    /// The cluster CA's private key (PEM), with which the `csrsigning` controller signs
+    /// approved client certificate requests; empty: it does not run.
+    pub ca_key_pem: Sensitive,
+    /// Longest validity of a certificate the `csrsigning` controller issues
+    /// (`--cluster-signing-duration`; upstream's default is one year).
+    pub cluster_signing_duration: Duration,
+}
+
+/// Text that must never reach a log (a private key): `Debug` says only whether it is set.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Sensitive(pub String);
+
+impl std::fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        })
+    }
 }
 
 impl Default for ControllerConfig {
@@ -79,6 +99,8 @@ impl Default for ControllerConfig {
             local_path_dir: "/var/lib/krust/storage".into(),
             cluster_cidr: "10.42.0.0/16".into(),
             node_cidr_mask_size: 24,
+            ca_key_pem: Sensitive::default(),
+            cluster_signing_duration: Duration::from_secs(365 * 24 * 3600),
         }
     }
 }
@@ -86,6 +108,8 @@ impl Default for ControllerConfig {
 /// Upstream's older controller names, still accepted by `--controllers` (as upstream
 /// accepts them), with the canonical name each stands for.
 const ALIASES: &[(&str, &str)] = &[
+    ("csrapproving", "certificatesigningrequest-approving-controller"),
+    ("csrsigning", "certificatesigningrequest-signing-controller"),
     ("cronjob", "cronjob-controller"),
     ("daemonset", "daemonset-controller"),
     ("deployment", "deployment-controller"),
@@ -215,6 +239,8 @@ pub fn registry() -> BTreeMap<&'static str, Register> {
     r.insert(crate::daemonset::NAME, crate::daemonset::register);
     r.insert(crate::persistentvolume::NAME, crate::persistentvolume::register);
     r.insert(crate::nodeipam::NAME, crate::nodeipam::register);
+    r.insert(crate::csrapproving::NAME, crate::csrapproving::register);
+    r.insert(crate::csrsigning::NAME, crate::csrsigning::register);
     r.insert(
         "replicationcontroller-controller",
         crate::replicaset::register_replication_controller,

@@ -511,7 +511,7 @@ impl Drop for Cluster {
 
 /// Removes whatever a node agent under `data_dir` left behind: containers still known to
 /// its runc, containerd and shims, mounts below the data directory, the pod bridge, the NAT table.
-fn node_cleanup(data_dir: &Path) {
+pub fn node_cleanup(data_dir: &Path) {
     let runc_root = data_dir.join("agent/run/containerd/runc/k8s.io");
     let list = Command::new("runc")
         .arg("--root")

@@ -45,6 +45,43 @@ pub fn kubeconfig(server_url: &str, ca_pem: &str, cert_pem: &str, key_pem: &str)
     )
 }
 
+/// A kubeconfig authenticating with a bearer token (none when empty), trusting `ca_pem`, or,
+/// without one, trusting any server (`insecure-skip-tls-verify`). A joining agent uses the
+/// insecure form only to download the CA, which it then checks against its join token's
+/// hash, and the token form until it has a certificate.
+pub fn token_kubeconfig(server_url: &str, ca_pem: Option<&str>, token: &str) -> String {
+    let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem.as_bytes());
+    let trust = match ca_pem {
+        Some(ca) => format!("certificate-authority-data: {}", b64(ca)),
+        None => "insecure-skip-tls-verify: true".to_string(),
+    };
+    let user = if token.is_empty() {
+        "{}".to_string()
+    } else {
+        format!("\n    token: {}", yaml_quote(token))
+    };
+    format!(
+        "apiVersion: v1\n\
+         kind: Config\n\
+         clusters:\n\
+         - name: {NAME}\n  \
+           cluster:\n    \
+             {trust}\n    \
+             server: {server}\n\
+         contexts:\n\
+         - name: {NAME}\n  \
+           context:\n    \
+             cluster: {NAME}\n    \
+             user: {NAME}\n\
+         current-context: {NAME}\n\
+         preferences: {{}}\n\
+         users:\n\
+         - name: {NAME}\n  \
+           user: {user}\n",
+        server = yaml_quote(server_url),
+    )
+}
+
 /// A YAML double-quoted scalar, so any URL (with `:`, `#`, `[`...) stays one string.
 fn yaml_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);

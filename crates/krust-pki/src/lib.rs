@@ -11,6 +11,7 @@
 
 mod ca;
 mod certs;
+mod csr;
 mod der;
 mod error;
 mod fsutil;
@@ -25,9 +26,13 @@ mod token_file;
 #[cfg(test)]
 mod tests;
 
+pub use csr::{
+    CsrContents, CsrSigner, GeneratedCsr, MIN_SIGNED_VALIDITY, ca_cert_hash, certificate_pem,
+    client_cert_valid_until, generate_client_csr, pem_certificates, read_csr,
+};
 pub use error::PkiError;
 pub use identity::{AUTHENTICATED_GROUP, Identity, identity_from_cert};
-pub use kubeconfig::{kubeconfig, write_kubeconfig};
+pub use kubeconfig::{kubeconfig, token_kubeconfig, write_kubeconfig};
 pub use pki::{ADMIN_GROUP, ADMIN_USER, PROXY_CLIENT_USER, Pki, PkiOptions, PkiPaths};
 pub use sans::DEFAULT_SERVICE_IP;
 pub use tls::{ALPN_PROTOCOLS, ring_provider};

@@ -242,6 +242,17 @@ impl Pki {
         self.ca.cert_der()
     }
 
+    /// The CA private key (PEM), for the in-process `csrsigning` controller, which signs
+    /// nodes' client certificates. Never send it anywhere.
+    pub fn ca_key_pem(&self) -> &str {
+        self.ca.key_pem()
+    }
+
+    /// SHA-256 of the CA certificate's DER, lower-case hex: what a join token carries.
+    pub fn ca_hash(&self) -> String {
+        crate::ca_cert_hash(self.ca.cert_der())
+    }
+
     /// The serving certificate (PEM).
     pub fn serving_cert_pem(&self) -> &str {
         &self.serving.cert_pem

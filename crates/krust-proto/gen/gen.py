@@ -35,6 +35,7 @@ KINDS = [
     ("scheduling.k8s.io/v1", ["PriorityClass"]),
     ("networking.k8s.io/v1", ["Ingress", "IngressClass", "NetworkPolicy"]),
     ("coordination.k8s.io/v1", ["Lease"]),
+    ("certificates.k8s.io/v1", ["CertificateSigningRequest"]),
     ("discovery.k8s.io/v1", ["EndpointSlice"]),
     ("authorization.k8s.io/v1", ["SelfSubjectAccessReview", "SubjectAccessReview",
                                  "LocalSubjectAccessReview", "SelfSubjectRulesReview"]),

@@ -14,18 +14,18 @@ use crate::schema::{INLINE, Kind, Message, OMITEMPTY, POINTER, f};
 pub(crate) static MESSAGES: &[Message] = &[
     // 0: apps.v1.ControllerRevision
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "data", RawExtension, One, OMITEMPTY),
         f(3, "revision", Int64, One, 0),
     ] },
     // 1: apps.v1.ControllerRevisionList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "items", Msg(0), Repeated, 0),
     ] },
     // 2: apps.v1.DaemonSet
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(5), One, OMITEMPTY),
         f(3, "status", Msg(6), One, OMITEMPTY),
     ] },
@@ -39,13 +39,13 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 4: apps.v1.DaemonSetList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "items", Msg(2), Repeated, 0),
     ] },
     // 5: apps.v1.DaemonSetSpec
     Message { fields: &[
-        f(1, "selector", Msg(341), One, POINTER),
-        f(2, "template", Msg(256), One, 0),
+        f(1, "selector", Msg(346), One, POINTER),
+        f(2, "template", Msg(261), One, 0),
         f(3, "updateStrategy", Msg(7), One, OMITEMPTY),
         f(4, "minReadySeconds", Int32, One, OMITEMPTY),
         f(6, "revisionHistoryLimit", Int32, One, OMITEMPTY | POINTER),
@@ -70,7 +70,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 8: apps.v1.Deployment
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(11), One, OMITEMPTY),
         f(3, "status", Msg(12), One, OMITEMPTY),
     ] },
@@ -85,14 +85,14 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 10: apps.v1.DeploymentList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "items", Msg(8), Repeated, 0),
     ] },
     // 11: apps.v1.DeploymentSpec
     Message { fields: &[
         f(1, "replicas", Int32, One, OMITEMPTY | POINTER),
-        f(2, "selector", Msg(341), One, POINTER),
-        f(3, "template", Msg(256), One, 0),
+        f(2, "selector", Msg(346), One, POINTER),
+        f(3, "template", Msg(261), One, 0),
         f(4, "strategy", Msg(13), One, OMITEMPTY),
         f(5, "minReadySeconds", Int32, One, OMITEMPTY),
         f(6, "revisionHistoryLimit", Int32, One, OMITEMPTY | POINTER),
@@ -118,7 +118,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 14: apps.v1.ReplicaSet
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(17), One, OMITEMPTY),
         f(3, "status", Msg(18), One, OMITEMPTY),
     ] },
@@ -132,14 +132,14 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 16: apps.v1.ReplicaSetList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "items", Msg(14), Repeated, 0),
     ] },
     // 17: apps.v1.ReplicaSetSpec
     Message { fields: &[
         f(1, "replicas", Int32, One, OMITEMPTY | POINTER),
-        f(2, "selector", Msg(341), One, POINTER),
-        f(3, "template", Msg(256), One, OMITEMPTY),
+        f(2, "selector", Msg(346), One, POINTER),
+        f(3, "template", Msg(261), One, OMITEMPTY),
         f(4, "minReadySeconds", Int32, One, OMITEMPTY),
     ] },
     // 18: apps.v1.ReplicaSetStatus
@@ -169,7 +169,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 22: apps.v1.StatefulSet
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(27), One, OMITEMPTY),
         f(3, "status", Msg(28), One, OMITEMPTY),
     ] },
@@ -183,7 +183,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 24: apps.v1.StatefulSetList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "items", Msg(22), Repeated, 0),
     ] },
     // 25: apps.v1.StatefulSetOrdinals
@@ -198,9 +198,9 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 27: apps.v1.StatefulSetSpec
     Message { fields: &[
         f(1, "replicas", Int32, One, OMITEMPTY | POINTER),
-        f(2, "selector", Msg(341), One, POINTER),
-        f(3, "template", Msg(256), One, 0),
-        f(4, "volumeClaimTemplates", Msg(223), Repeated, OMITEMPTY),
+        f(2, "selector", Msg(346), One, POINTER),
+        f(3, "template", Msg(261), One, 0),
+        f(4, "volumeClaimTemplates", Msg(228), Repeated, OMITEMPTY),
         f(5, "serviceName", String, One, 0),
         f(6, "podManagementPolicy", String, One, OMITEMPTY),
         f(7, "updateStrategy", Msg(29), One, OMITEMPTY),
@@ -236,7 +236,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 31: authentication.v1.SelfSubjectReview
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "status", Msg(32), One, OMITEMPTY),
     ] },
     // 32: authentication.v1.SelfSubjectReviewStatus
@@ -245,7 +245,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 33: authentication.v1.TokenRequest
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(34), One, 0),
         f(3, "status", Msg(35), One, OMITEMPTY),
     ] },
@@ -262,7 +262,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 36: authentication.v1.TokenReview
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(37), One, 0),
         f(3, "status", Msg(38), One, OMITEMPTY),
     ] },
@@ -288,16 +288,16 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 40: authorization.v1.FieldSelectorAttributes
     Message { fields: &[
         f(1, "rawSelector", String, One, OMITEMPTY),
-        f(2, "requirements", Msg(340), Repeated, OMITEMPTY),
+        f(2, "requirements", Msg(345), Repeated, OMITEMPTY),
     ] },
     // 41: authorization.v1.LabelSelectorAttributes
     Message { fields: &[
         f(1, "rawSelector", String, One, OMITEMPTY),
-        f(2, "requirements", Msg(342), Repeated, OMITEMPTY),
+        f(2, "requirements", Msg(347), Repeated, OMITEMPTY),
     ] },
     // 42: authorization.v1.LocalSubjectAccessReview
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(52), One, 0),
         f(3, "status", Msg(53), One, OMITEMPTY),
     ] },
@@ -332,7 +332,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 47: authorization.v1.SelfSubjectAccessReview
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(48), One, 0),
         f(3, "status", Msg(53), One, OMITEMPTY),
     ] },
@@ -343,7 +343,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 49: authorization.v1.SelfSubjectRulesReview
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(50), One, 0),
         f(3, "status", Msg(54), One, OMITEMPTY),
     ] },
@@ -353,7 +353,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 51: authorization.v1.SubjectAccessReview
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(52), One, 0),
         f(3, "status", Msg(53), One, OMITEMPTY),
     ] },
@@ -388,13 +388,13 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 56: autoscaling.v1.HorizontalPodAutoscaler
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(58), One, OMITEMPTY),
         f(3, "status", Msg(59), One, OMITEMPTY),
     ] },
     // 57: autoscaling.v1.HorizontalPodAutoscalerList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "items", Msg(56), Repeated, 0),
     ] },
     // 58: autoscaling.v1.HorizontalPodAutoscalerSpec
@@ -414,7 +414,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 60: autoscaling.v1.Scale
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(61), One, OMITEMPTY),
         f(3, "status", Msg(62), One, OMITEMPTY),
     ] },
@@ -457,7 +457,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 68: autoscaling.v2.HorizontalPodAutoscaler
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(72), One, OMITEMPTY),
         f(3, "status", Msg(73), One, OMITEMPTY),
     ] },
@@ -476,7 +476,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 71: autoscaling.v2.HorizontalPodAutoscalerList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "items", Msg(68), Repeated, 0),
     ] },
     // 72: autoscaling.v2.HorizontalPodAutoscalerSpec
@@ -512,7 +512,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     // 76: autoscaling.v2.MetricIdentifier
     Message { fields: &[
         f(1, "name", String, One, 0),
-        f(2, "selector", Msg(341), One, OMITEMPTY | POINTER),
+        f(2, "selector", Msg(346), One, OMITEMPTY | POINTER),
     ] },
     // 77: autoscaling.v2.MetricSpec
     Message { fields: &[
@@ -579,13 +579,13 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 87: batch.v1.CronJob
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(89), One, OMITEMPTY),
         f(3, "status", Msg(90), One, OMITEMPTY),
     ] },
     // 88: batch.v1.CronJobList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "items", Msg(87), Repeated, 0),
     ] },
     // 89: batch.v1.CronJobSpec
@@ -601,13 +601,13 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 90: batch.v1.CronJobStatus
     Message { fields: &[
-        f(1, "active", Msg(221), Repeated, OMITEMPTY),
+        f(1, "active", Msg(226), Repeated, OMITEMPTY),
         f(4, "lastScheduleTime", Time, One, OMITEMPTY | POINTER),
         f(5, "lastSuccessfulTime", Time, One, OMITEMPTY | POINTER),
     ] },
     // 91: batch.v1.Job
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(94), One, OMITEMPTY),
         f(3, "status", Msg(95), One, OMITEMPTY),
     ] },
@@ -622,7 +622,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 93: batch.v1.JobList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "items", Msg(91), Repeated, 0),
     ] },
     // 94: batch.v1.JobSpec
@@ -630,9 +630,9 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(1, "parallelism", Int32, One, OMITEMPTY | POINTER),
         f(2, "completions", Int32, One, OMITEMPTY | POINTER),
         f(3, "activeDeadlineSeconds", Int64, One, OMITEMPTY | POINTER),
-        f(4, "selector", Msg(341), One, OMITEMPTY | POINTER),
+        f(4, "selector", Msg(346), One, OMITEMPTY | POINTER),
         f(5, "manualSelector", Bool, One, OMITEMPTY | POINTER),
-        f(6, "template", Msg(256), One, 0),
+        f(6, "template", Msg(261), One, 0),
         f(7, "backoffLimit", Int32, One, OMITEMPTY | POINTER),
         f(8, "ttlSecondsAfterFinished", Int32, One, OMITEMPTY | POINTER),
         f(9, "completionMode", String, One, OMITEMPTY | POINTER),
@@ -660,7 +660,7 @@ pub(crate) static MESSAGES: &[Message] = &[
     ] },
     // 96: batch.v1.JobTemplateSpec
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "spec", Msg(94), One, OMITEMPTY),
     ] },
     // 97: batch.v1.PodFailurePolicy
@@ -698,17 +698,53 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(1, "succeeded", String, Repeated, OMITEMPTY),
         f(2, "failed", String, Repeated, OMITEMPTY),
     ] },
-    // 104: coordination.v1.Lease
+    // 104: certificates.v1.CertificateSigningRequest
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(106), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(107), One, 0),
+        f(3, "status", Msg(108), One, OMITEMPTY),
     ] },
-    // 105: coordination.v1.LeaseList
+    // 105: certificates.v1.CertificateSigningRequestCondition
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "type", String, One, 0),
+        f(2, "reason", String, One, OMITEMPTY),
+        f(3, "message", String, One, OMITEMPTY),
+        f(4, "lastUpdateTime", Time, One, OMITEMPTY),
+        f(5, "lastTransitionTime", Time, One, OMITEMPTY),
+        f(6, "status", String, One, 0),
+    ] },
+    // 106: certificates.v1.CertificateSigningRequestList
+    Message { fields: &[
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "items", Msg(104), Repeated, 0),
     ] },
-    // 106: coordination.v1.LeaseSpec
+    // 107: certificates.v1.CertificateSigningRequestSpec
+    Message { fields: &[
+        f(1, "request", Bytes, One, 0),
+        f(2, "username", String, One, OMITEMPTY),
+        f(3, "uid", String, One, OMITEMPTY),
+        f(4, "groups", String, Repeated, OMITEMPTY),
+        f(5, "usages", String, Repeated, OMITEMPTY),
+        f(6, "extra", StringList, Map, OMITEMPTY),
+        f(7, "signerName", String, One, 0),
+        f(8, "expirationSeconds", Int32, One, OMITEMPTY | POINTER),
+    ] },
+    // 108: certificates.v1.CertificateSigningRequestStatus
+    Message { fields: &[
+        f(1, "conditions", Msg(105), Repeated, OMITEMPTY),
+        f(2, "certificate", Bytes, One, OMITEMPTY),
+    ] },
+    // 109: coordination.v1.Lease
+    Message { fields: &[
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(111), One, OMITEMPTY),
+    ] },
+    // 110: coordination.v1.LeaseList
+    Message { fields: &[
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(109), Repeated, 0),
+    ] },
+    // 111: coordination.v1.LeaseSpec
     Message { fields: &[
         f(1, "holderIdentity", String, One, OMITEMPTY | POINTER),
         f(2, "leaseDurationSeconds", Int32, One, OMITEMPTY | POINTER),
@@ -718,30 +754,30 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "strategy", String, One, OMITEMPTY | POINTER),
         f(7, "preferredHolder", String, One, OMITEMPTY | POINTER),
     ] },
-    // 107: core.v1.Affinity
+    // 112: core.v1.Affinity
     Message { fields: &[
-        f(1, "nodeAffinity", Msg(204), One, OMITEMPTY | POINTER),
-        f(2, "podAffinity", Msg(236), One, OMITEMPTY | POINTER),
-        f(3, "podAntiAffinity", Msg(238), One, OMITEMPTY | POINTER),
+        f(1, "nodeAffinity", Msg(209), One, OMITEMPTY | POINTER),
+        f(2, "podAffinity", Msg(241), One, OMITEMPTY | POINTER),
+        f(3, "podAntiAffinity", Msg(243), One, OMITEMPTY | POINTER),
     ] },
-    // 108: core.v1.AppArmorProfile
+    // 113: core.v1.AppArmorProfile
     Message { fields: &[
         f(1, "type", String, One, 0),
         f(2, "localhostProfile", String, One, OMITEMPTY | POINTER),
     ] },
-    // 109: core.v1.AttachedVolume
+    // 114: core.v1.AttachedVolume
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "devicePath", String, One, 0),
     ] },
-    // 110: core.v1.AWSElasticBlockStoreVolumeSource
+    // 115: core.v1.AWSElasticBlockStoreVolumeSource
     Message { fields: &[
         f(1, "volumeID", String, One, 0),
         f(2, "fsType", String, One, OMITEMPTY),
         f(3, "partition", Int32, One, OMITEMPTY),
         f(4, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 111: core.v1.AzureDiskVolumeSource
+    // 116: core.v1.AzureDiskVolumeSource
     Message { fields: &[
         f(1, "diskName", String, One, 0),
         f(2, "diskURI", String, One, 0),
@@ -750,118 +786,118 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(5, "readOnly", Bool, One, OMITEMPTY | POINTER),
         f(6, "kind", String, One, OMITEMPTY | POINTER),
     ] },
-    // 112: core.v1.AzureFilePersistentVolumeSource
+    // 117: core.v1.AzureFilePersistentVolumeSource
     Message { fields: &[
         f(1, "secretName", String, One, 0),
         f(2, "shareName", String, One, 0),
         f(3, "readOnly", Bool, One, OMITEMPTY),
         f(4, "secretNamespace", String, One, POINTER),
     ] },
-    // 113: core.v1.AzureFileVolumeSource
+    // 118: core.v1.AzureFileVolumeSource
     Message { fields: &[
         f(1, "secretName", String, One, 0),
         f(2, "shareName", String, One, 0),
         f(3, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 114: core.v1.Binding
+    // 119: core.v1.Binding
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "target", Msg(221), One, 0),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "target", Msg(226), One, 0),
     ] },
-    // 115: core.v1.CSIPersistentVolumeSource
+    // 120: core.v1.CSIPersistentVolumeSource
     Message { fields: &[
         f(1, "driver", String, One, 0),
         f(2, "volumeHandle", String, One, 0),
         f(3, "readOnly", Bool, One, OMITEMPTY),
         f(4, "fsType", String, One, OMITEMPTY),
         f(5, "volumeAttributes", String, Map, OMITEMPTY),
-        f(6, "controllerPublishSecretRef", Msg(291), One, OMITEMPTY | POINTER),
-        f(7, "nodeStageSecretRef", Msg(291), One, OMITEMPTY | POINTER),
-        f(8, "nodePublishSecretRef", Msg(291), One, OMITEMPTY | POINTER),
-        f(9, "controllerExpandSecretRef", Msg(291), One, OMITEMPTY | POINTER),
-        f(10, "nodeExpandSecretRef", Msg(291), One, OMITEMPTY | POINTER),
+        f(6, "controllerPublishSecretRef", Msg(296), One, OMITEMPTY | POINTER),
+        f(7, "nodeStageSecretRef", Msg(296), One, OMITEMPTY | POINTER),
+        f(8, "nodePublishSecretRef", Msg(296), One, OMITEMPTY | POINTER),
+        f(9, "controllerExpandSecretRef", Msg(296), One, OMITEMPTY | POINTER),
+        f(10, "nodeExpandSecretRef", Msg(296), One, OMITEMPTY | POINTER),
     ] },
-    // 116: core.v1.CSIVolumeSource
+    // 121: core.v1.CSIVolumeSource
     Message { fields: &[
         f(1, "driver", String, One, 0),
         f(2, "readOnly", Bool, One, OMITEMPTY | POINTER),
         f(3, "fsType", String, One, OMITEMPTY | POINTER),
         f(4, "volumeAttributes", String, Map, OMITEMPTY),
-        f(5, "nodePublishSecretRef", Msg(193), One, OMITEMPTY | POINTER),
+        f(5, "nodePublishSecretRef", Msg(198), One, OMITEMPTY | POINTER),
     ] },
-    // 117: core.v1.Capabilities
+    // 122: core.v1.Capabilities
     Message { fields: &[
         f(1, "add", String, Repeated, OMITEMPTY),
         f(2, "drop", String, Repeated, OMITEMPTY),
     ] },
-    // 118: core.v1.CephFSPersistentVolumeSource
+    // 123: core.v1.CephFSPersistentVolumeSource
     Message { fields: &[
         f(1, "monitors", String, Repeated, 0),
         f(2, "path", String, One, OMITEMPTY),
         f(3, "user", String, One, OMITEMPTY),
         f(4, "secretFile", String, One, OMITEMPTY),
-        f(5, "secretRef", Msg(291), One, OMITEMPTY | POINTER),
+        f(5, "secretRef", Msg(296), One, OMITEMPTY | POINTER),
         f(6, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 119: core.v1.CephFSVolumeSource
+    // 124: core.v1.CephFSVolumeSource
     Message { fields: &[
         f(1, "monitors", String, Repeated, 0),
         f(2, "path", String, One, OMITEMPTY),
         f(3, "user", String, One, OMITEMPTY),
         f(4, "secretFile", String, One, OMITEMPTY),
-        f(5, "secretRef", Msg(193), One, OMITEMPTY | POINTER),
+        f(5, "secretRef", Msg(198), One, OMITEMPTY | POINTER),
         f(6, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 120: core.v1.CinderPersistentVolumeSource
+    // 125: core.v1.CinderPersistentVolumeSource
     Message { fields: &[
         f(1, "volumeID", String, One, 0),
         f(2, "fsType", String, One, OMITEMPTY),
         f(3, "readOnly", Bool, One, OMITEMPTY),
-        f(4, "secretRef", Msg(291), One, OMITEMPTY | POINTER),
+        f(4, "secretRef", Msg(296), One, OMITEMPTY | POINTER),
     ] },
-    // 121: core.v1.CinderVolumeSource
+    // 126: core.v1.CinderVolumeSource
     Message { fields: &[
         f(1, "volumeID", String, One, 0),
         f(2, "fsType", String, One, OMITEMPTY),
         f(3, "readOnly", Bool, One, OMITEMPTY),
-        f(4, "secretRef", Msg(193), One, OMITEMPTY | POINTER),
+        f(4, "secretRef", Msg(198), One, OMITEMPTY | POINTER),
     ] },
-    // 122: core.v1.ClientIPConfig
+    // 127: core.v1.ClientIPConfig
     Message { fields: &[
         f(1, "timeoutSeconds", Int32, One, OMITEMPTY | POINTER),
     ] },
-    // 123: core.v1.ClusterTrustBundleProjection
+    // 128: core.v1.ClusterTrustBundleProjection
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY | POINTER),
         f(2, "signerName", String, One, OMITEMPTY | POINTER),
-        f(3, "labelSelector", Msg(341), One, OMITEMPTY | POINTER),
+        f(3, "labelSelector", Msg(346), One, OMITEMPTY | POINTER),
         f(4, "path", String, One, 0),
         f(5, "optional", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 124: core.v1.ConfigMap
+    // 129: core.v1.ConfigMap
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "data", String, Map, OMITEMPTY),
         f(3, "binaryData", Bytes, Map, OMITEMPTY),
         f(4, "immutable", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 125: core.v1.ConfigMapEnvSource
+    // 130: core.v1.ConfigMapEnvSource
     Message { fields: &[
-        f(1, "", Msg(193), One, INLINE),
+        f(1, "", Msg(198), One, INLINE),
         f(2, "optional", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 126: core.v1.ConfigMapKeySelector
+    // 131: core.v1.ConfigMapKeySelector
     Message { fields: &[
-        f(1, "", Msg(193), One, INLINE),
+        f(1, "", Msg(198), One, INLINE),
         f(2, "key", String, One, 0),
         f(3, "optional", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 127: core.v1.ConfigMapList
+    // 132: core.v1.ConfigMapList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(124), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(129), Repeated, 0),
     ] },
-    // 128: core.v1.ConfigMapNodeConfigSource
+    // 133: core.v1.ConfigMapNodeConfigSource
     Message { fields: &[
         f(1, "namespace", String, One, 0),
         f(2, "name", String, One, 0),
@@ -869,59 +905,59 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "resourceVersion", String, One, OMITEMPTY),
         f(5, "kubeletConfigKey", String, One, 0),
     ] },
-    // 129: core.v1.ConfigMapProjection
+    // 134: core.v1.ConfigMapProjection
     Message { fields: &[
-        f(1, "", Msg(193), One, INLINE),
-        f(2, "items", Msg(183), Repeated, OMITEMPTY),
+        f(1, "", Msg(198), One, INLINE),
+        f(2, "items", Msg(188), Repeated, OMITEMPTY),
         f(4, "optional", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 130: core.v1.ConfigMapVolumeSource
+    // 135: core.v1.ConfigMapVolumeSource
     Message { fields: &[
-        f(1, "", Msg(193), One, INLINE),
-        f(2, "items", Msg(183), Repeated, OMITEMPTY),
+        f(1, "", Msg(198), One, INLINE),
+        f(2, "items", Msg(188), Repeated, OMITEMPTY),
         f(3, "defaultMode", Int32, One, OMITEMPTY | POINTER),
         f(4, "optional", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 131: core.v1.Container
+    // 136: core.v1.Container
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "image", String, One, OMITEMPTY),
         f(3, "command", String, Repeated, OMITEMPTY),
         f(4, "args", String, Repeated, OMITEMPTY),
         f(5, "workingDir", String, One, OMITEMPTY),
-        f(6, "ports", Msg(134), Repeated, OMITEMPTY),
-        f(7, "env", Msg(155), Repeated, OMITEMPTY),
-        f(8, "resources", Msg(278), One, OMITEMPTY),
-        f(9, "volumeMounts", Msg(317), Repeated, OMITEMPTY),
-        f(10, "livenessProbe", Msg(260), One, OMITEMPTY | POINTER),
-        f(11, "readinessProbe", Msg(260), One, OMITEMPTY | POINTER),
-        f(12, "lifecycle", Msg(184), One, OMITEMPTY | POINTER),
+        f(6, "ports", Msg(139), Repeated, OMITEMPTY),
+        f(7, "env", Msg(160), Repeated, OMITEMPTY),
+        f(8, "resources", Msg(283), One, OMITEMPTY),
+        f(9, "volumeMounts", Msg(322), Repeated, OMITEMPTY),
+        f(10, "livenessProbe", Msg(265), One, OMITEMPTY | POINTER),
+        f(11, "readinessProbe", Msg(265), One, OMITEMPTY | POINTER),
+        f(12, "lifecycle", Msg(189), One, OMITEMPTY | POINTER),
         f(13, "terminationMessagePath", String, One, OMITEMPTY),
         f(14, "imagePullPolicy", String, One, OMITEMPTY),
-        f(15, "securityContext", Msg(293), One, OMITEMPTY | POINTER),
+        f(15, "securityContext", Msg(298), One, OMITEMPTY | POINTER),
         f(16, "stdin", Bool, One, OMITEMPTY),
         f(17, "stdinOnce", Bool, One, OMITEMPTY),
         f(18, "tty", Bool, One, OMITEMPTY),
-        f(19, "envFrom", Msg(154), Repeated, OMITEMPTY),
+        f(19, "envFrom", Msg(159), Repeated, OMITEMPTY),
         f(20, "terminationMessagePolicy", String, One, OMITEMPTY),
-        f(21, "volumeDevices", Msg(316), Repeated, OMITEMPTY),
-        f(22, "startupProbe", Msg(260), One, OMITEMPTY | POINTER),
-        f(23, "resizePolicy", Msg(135), Repeated, OMITEMPTY),
+        f(21, "volumeDevices", Msg(321), Repeated, OMITEMPTY),
+        f(22, "startupProbe", Msg(265), One, OMITEMPTY | POINTER),
+        f(23, "resizePolicy", Msg(140), Repeated, OMITEMPTY),
         f(24, "restartPolicy", String, One, OMITEMPTY | POINTER),
-        f(25, "restartPolicyRules", Msg(136), Repeated, OMITEMPTY),
+        f(25, "restartPolicyRules", Msg(141), Repeated, OMITEMPTY),
     ] },
-    // 132: core.v1.ContainerExtendedResourceRequest
+    // 137: core.v1.ContainerExtendedResourceRequest
     Message { fields: &[
         f(1, "containerName", String, One, 0),
         f(2, "resourceName", String, One, 0),
         f(3, "requestName", String, One, 0),
     ] },
-    // 133: core.v1.ContainerImage
+    // 138: core.v1.ContainerImage
     Message { fields: &[
         f(1, "names", String, Repeated, 0),
         f(2, "sizeBytes", Int64, One, OMITEMPTY),
     ] },
-    // 134: core.v1.ContainerPort
+    // 139: core.v1.ContainerPort
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY),
         f(2, "hostPort", Int32, One, OMITEMPTY),
@@ -929,32 +965,32 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "protocol", String, One, OMITEMPTY),
         f(5, "hostIP", String, One, OMITEMPTY),
     ] },
-    // 135: core.v1.ContainerResizePolicy
+    // 140: core.v1.ContainerResizePolicy
     Message { fields: &[
         f(1, "resourceName", String, One, 0),
         f(2, "restartPolicy", String, One, 0),
     ] },
-    // 136: core.v1.ContainerRestartRule
+    // 141: core.v1.ContainerRestartRule
     Message { fields: &[
         f(1, "action", String, One, OMITEMPTY),
-        f(2, "exitCodes", Msg(137), One, OMITEMPTY | POINTER),
+        f(2, "exitCodes", Msg(142), One, OMITEMPTY | POINTER),
     ] },
-    // 137: core.v1.ContainerRestartRuleOnExitCodes
+    // 142: core.v1.ContainerRestartRuleOnExitCodes
     Message { fields: &[
         f(1, "operator", String, One, OMITEMPTY),
         f(2, "values", Int32, Repeated, OMITEMPTY),
     ] },
-    // 138: core.v1.ContainerState
+    // 143: core.v1.ContainerState
     Message { fields: &[
-        f(1, "waiting", Msg(141), One, OMITEMPTY | POINTER),
-        f(2, "running", Msg(139), One, OMITEMPTY | POINTER),
-        f(3, "terminated", Msg(140), One, OMITEMPTY | POINTER),
+        f(1, "waiting", Msg(146), One, OMITEMPTY | POINTER),
+        f(2, "running", Msg(144), One, OMITEMPTY | POINTER),
+        f(3, "terminated", Msg(145), One, OMITEMPTY | POINTER),
     ] },
-    // 139: core.v1.ContainerStateRunning
+    // 144: core.v1.ContainerStateRunning
     Message { fields: &[
         f(1, "startedAt", Time, One, OMITEMPTY),
     ] },
-    // 140: core.v1.ContainerStateTerminated
+    // 145: core.v1.ContainerStateTerminated
     Message { fields: &[
         f(1, "exitCode", Int32, One, 0),
         f(2, "signal", Int32, One, OMITEMPTY),
@@ -964,16 +1000,16 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "finishedAt", Time, One, OMITEMPTY),
         f(7, "containerID", String, One, OMITEMPTY),
     ] },
-    // 141: core.v1.ContainerStateWaiting
+    // 146: core.v1.ContainerStateWaiting
     Message { fields: &[
         f(1, "reason", String, One, OMITEMPTY),
         f(2, "message", String, One, OMITEMPTY),
     ] },
-    // 142: core.v1.ContainerStatus
+    // 147: core.v1.ContainerStatus
     Message { fields: &[
         f(1, "name", String, One, 0),
-        f(2, "state", Msg(138), One, OMITEMPTY),
-        f(3, "lastState", Msg(138), One, OMITEMPTY),
+        f(2, "state", Msg(143), One, OMITEMPTY),
+        f(3, "lastState", Msg(143), One, OMITEMPTY),
         f(4, "ready", Bool, One, 0),
         f(5, "restartCount", Int32, One, 0),
         f(6, "image", String, One, 0),
@@ -981,166 +1017,166 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(8, "containerID", String, One, OMITEMPTY),
         f(9, "started", Bool, One, OMITEMPTY | POINTER),
         f(10, "allocatedResources", Quantity, Map, OMITEMPTY),
-        f(11, "resources", Msg(278), One, OMITEMPTY | POINTER),
-        f(12, "volumeMounts", Msg(318), Repeated, OMITEMPTY),
-        f(13, "user", Msg(143), One, OMITEMPTY | POINTER),
-        f(14, "allocatedResourcesStatus", Msg(279), Repeated, OMITEMPTY),
+        f(11, "resources", Msg(283), One, OMITEMPTY | POINTER),
+        f(12, "volumeMounts", Msg(323), Repeated, OMITEMPTY),
+        f(13, "user", Msg(148), One, OMITEMPTY | POINTER),
+        f(14, "allocatedResourcesStatus", Msg(284), Repeated, OMITEMPTY),
         f(15, "stopSignal", String, One, OMITEMPTY | POINTER),
     ] },
-    // 143: core.v1.ContainerUser
+    // 148: core.v1.ContainerUser
     Message { fields: &[
-        f(1, "linux", Msg(190), One, OMITEMPTY | POINTER),
+        f(1, "linux", Msg(195), One, OMITEMPTY | POINTER),
     ] },
-    // 144: core.v1.DaemonEndpoint
+    // 149: core.v1.DaemonEndpoint
     Message { fields: &[
         f(1, "Port", Int32, One, 0),
     ] },
-    // 145: core.v1.DownwardAPIProjection
+    // 150: core.v1.DownwardAPIProjection
     Message { fields: &[
-        f(1, "items", Msg(146), Repeated, OMITEMPTY),
+        f(1, "items", Msg(151), Repeated, OMITEMPTY),
     ] },
-    // 146: core.v1.DownwardAPIVolumeFile
+    // 151: core.v1.DownwardAPIVolumeFile
     Message { fields: &[
         f(1, "path", String, One, 0),
-        f(2, "fieldRef", Msg(220), One, OMITEMPTY | POINTER),
-        f(3, "resourceFieldRef", Msg(272), One, OMITEMPTY | POINTER),
+        f(2, "fieldRef", Msg(225), One, OMITEMPTY | POINTER),
+        f(3, "resourceFieldRef", Msg(277), One, OMITEMPTY | POINTER),
         f(4, "mode", Int32, One, OMITEMPTY | POINTER),
     ] },
-    // 147: core.v1.DownwardAPIVolumeSource
+    // 152: core.v1.DownwardAPIVolumeSource
     Message { fields: &[
-        f(1, "items", Msg(146), Repeated, OMITEMPTY),
+        f(1, "items", Msg(151), Repeated, OMITEMPTY),
         f(2, "defaultMode", Int32, One, OMITEMPTY | POINTER),
     ] },
-    // 148: core.v1.EmptyDirVolumeSource
+    // 153: core.v1.EmptyDirVolumeSource
     Message { fields: &[
         f(1, "medium", String, One, OMITEMPTY),
         f(2, "sizeLimit", Quantity, One, OMITEMPTY | POINTER),
     ] },
-    // 149: core.v1.EndpointAddress
+    // 154: core.v1.EndpointAddress
     Message { fields: &[
         f(1, "ip", String, One, 0),
-        f(2, "targetRef", Msg(221), One, OMITEMPTY | POINTER),
+        f(2, "targetRef", Msg(226), One, OMITEMPTY | POINTER),
         f(3, "hostname", String, One, OMITEMPTY),
         f(4, "nodeName", String, One, OMITEMPTY | POINTER),
     ] },
-    // 150: core.v1.EndpointPort
+    // 155: core.v1.EndpointPort
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY),
         f(2, "port", Int32, One, 0),
         f(3, "protocol", String, One, OMITEMPTY),
         f(4, "appProtocol", String, One, OMITEMPTY | POINTER),
     ] },
-    // 151: core.v1.EndpointSubset
+    // 156: core.v1.EndpointSubset
     Message { fields: &[
-        f(1, "addresses", Msg(149), Repeated, OMITEMPTY),
-        f(2, "notReadyAddresses", Msg(149), Repeated, OMITEMPTY),
-        f(3, "ports", Msg(150), Repeated, OMITEMPTY),
+        f(1, "addresses", Msg(154), Repeated, OMITEMPTY),
+        f(2, "notReadyAddresses", Msg(154), Repeated, OMITEMPTY),
+        f(3, "ports", Msg(155), Repeated, OMITEMPTY),
     ] },
-    // 152: core.v1.Endpoints
+    // 157: core.v1.Endpoints
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "subsets", Msg(151), Repeated, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "subsets", Msg(156), Repeated, OMITEMPTY),
     ] },
-    // 153: core.v1.EndpointsList
+    // 158: core.v1.EndpointsList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(152), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(157), Repeated, 0),
     ] },
-    // 154: core.v1.EnvFromSource
+    // 159: core.v1.EnvFromSource
     Message { fields: &[
         f(1, "prefix", String, One, OMITEMPTY),
-        f(2, "configMapRef", Msg(125), One, OMITEMPTY | POINTER),
-        f(3, "secretRef", Msg(287), One, OMITEMPTY | POINTER),
+        f(2, "configMapRef", Msg(130), One, OMITEMPTY | POINTER),
+        f(3, "secretRef", Msg(292), One, OMITEMPTY | POINTER),
     ] },
-    // 155: core.v1.EnvVar
+    // 160: core.v1.EnvVar
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "value", String, One, OMITEMPTY),
-        f(3, "valueFrom", Msg(156), One, OMITEMPTY | POINTER),
+        f(3, "valueFrom", Msg(161), One, OMITEMPTY | POINTER),
     ] },
-    // 156: core.v1.EnvVarSource
+    // 161: core.v1.EnvVarSource
     Message { fields: &[
-        f(1, "fieldRef", Msg(220), One, OMITEMPTY | POINTER),
-        f(2, "resourceFieldRef", Msg(272), One, OMITEMPTY | POINTER),
-        f(3, "configMapKeyRef", Msg(126), One, OMITEMPTY | POINTER),
-        f(4, "secretKeyRef", Msg(288), One, OMITEMPTY | POINTER),
-        f(5, "fileKeyRef", Msg(166), One, OMITEMPTY | POINTER),
+        f(1, "fieldRef", Msg(225), One, OMITEMPTY | POINTER),
+        f(2, "resourceFieldRef", Msg(277), One, OMITEMPTY | POINTER),
+        f(3, "configMapKeyRef", Msg(131), One, OMITEMPTY | POINTER),
+        f(4, "secretKeyRef", Msg(293), One, OMITEMPTY | POINTER),
+        f(5, "fileKeyRef", Msg(171), One, OMITEMPTY | POINTER),
     ] },
-    // 157: core.v1.EphemeralContainer
+    // 162: core.v1.EphemeralContainer
     Message { fields: &[
-        f(1, "", Msg(158), One, INLINE),
+        f(1, "", Msg(163), One, INLINE),
         f(2, "targetContainerName", String, One, OMITEMPTY),
     ] },
-    // 158: core.v1.EphemeralContainerCommon
+    // 163: core.v1.EphemeralContainerCommon
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "image", String, One, OMITEMPTY),
         f(3, "command", String, Repeated, OMITEMPTY),
         f(4, "args", String, Repeated, OMITEMPTY),
         f(5, "workingDir", String, One, OMITEMPTY),
-        f(6, "ports", Msg(134), Repeated, OMITEMPTY),
-        f(7, "env", Msg(155), Repeated, OMITEMPTY),
-        f(8, "resources", Msg(278), One, OMITEMPTY),
-        f(9, "volumeMounts", Msg(317), Repeated, OMITEMPTY),
-        f(10, "livenessProbe", Msg(260), One, OMITEMPTY | POINTER),
-        f(11, "readinessProbe", Msg(260), One, OMITEMPTY | POINTER),
-        f(12, "lifecycle", Msg(184), One, OMITEMPTY | POINTER),
+        f(6, "ports", Msg(139), Repeated, OMITEMPTY),
+        f(7, "env", Msg(160), Repeated, OMITEMPTY),
+        f(8, "resources", Msg(283), One, OMITEMPTY),
+        f(9, "volumeMounts", Msg(322), Repeated, OMITEMPTY),
+        f(10, "livenessProbe", Msg(265), One, OMITEMPTY | POINTER),
+        f(11, "readinessProbe", Msg(265), One, OMITEMPTY | POINTER),
+        f(12, "lifecycle", Msg(189), One, OMITEMPTY | POINTER),
         f(13, "terminationMessagePath", String, One, OMITEMPTY),
         f(14, "imagePullPolicy", String, One, OMITEMPTY),
-        f(15, "securityContext", Msg(293), One, OMITEMPTY | POINTER),
+        f(15, "securityContext", Msg(298), One, OMITEMPTY | POINTER),
         f(16, "stdin", Bool, One, OMITEMPTY),
         f(17, "stdinOnce", Bool, One, OMITEMPTY),
         f(18, "tty", Bool, One, OMITEMPTY),
-        f(19, "envFrom", Msg(154), Repeated, OMITEMPTY),
+        f(19, "envFrom", Msg(159), Repeated, OMITEMPTY),
         f(20, "terminationMessagePolicy", String, One, OMITEMPTY),
-        f(21, "volumeDevices", Msg(316), Repeated, OMITEMPTY),
-        f(22, "startupProbe", Msg(260), One, OMITEMPTY | POINTER),
-        f(23, "resizePolicy", Msg(135), Repeated, OMITEMPTY),
+        f(21, "volumeDevices", Msg(321), Repeated, OMITEMPTY),
+        f(22, "startupProbe", Msg(265), One, OMITEMPTY | POINTER),
+        f(23, "resizePolicy", Msg(140), Repeated, OMITEMPTY),
         f(24, "restartPolicy", String, One, OMITEMPTY | POINTER),
-        f(25, "restartPolicyRules", Msg(136), Repeated, OMITEMPTY),
+        f(25, "restartPolicyRules", Msg(141), Repeated, OMITEMPTY),
     ] },
-    // 159: core.v1.EphemeralVolumeSource
+    // 164: core.v1.EphemeralVolumeSource
     Message { fields: &[
-        f(1, "volumeClaimTemplate", Msg(228), One, OMITEMPTY | POINTER),
+        f(1, "volumeClaimTemplate", Msg(233), One, OMITEMPTY | POINTER),
     ] },
-    // 160: core.v1.Event
+    // 165: core.v1.Event
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, 0),
-        f(2, "involvedObject", Msg(221), One, 0),
+        f(1, "metadata", Msg(350), One, 0),
+        f(2, "involvedObject", Msg(226), One, 0),
         f(3, "reason", String, One, OMITEMPTY),
         f(4, "message", String, One, OMITEMPTY),
-        f(5, "source", Msg(163), One, OMITEMPTY),
+        f(5, "source", Msg(168), One, OMITEMPTY),
         f(6, "firstTimestamp", Time, One, OMITEMPTY),
         f(7, "lastTimestamp", Time, One, OMITEMPTY),
         f(8, "count", Int32, One, OMITEMPTY),
         f(9, "type", String, One, OMITEMPTY),
         f(10, "eventTime", MicroTime, One, OMITEMPTY),
-        f(11, "series", Msg(162), One, OMITEMPTY | POINTER),
+        f(11, "series", Msg(167), One, OMITEMPTY | POINTER),
         f(12, "action", String, One, OMITEMPTY),
-        f(13, "related", Msg(221), One, OMITEMPTY | POINTER),
+        f(13, "related", Msg(226), One, OMITEMPTY | POINTER),
         f(14, "reportingComponent", String, One, 0),
         f(15, "reportingInstance", String, One, 0),
     ] },
-    // 161: core.v1.EventList
+    // 166: core.v1.EventList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(160), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(165), Repeated, 0),
     ] },
-    // 162: core.v1.EventSeries
+    // 167: core.v1.EventSeries
     Message { fields: &[
         f(1, "count", Int32, One, OMITEMPTY),
         f(2, "lastObservedTime", MicroTime, One, OMITEMPTY),
     ] },
-    // 163: core.v1.EventSource
+    // 168: core.v1.EventSource
     Message { fields: &[
         f(1, "component", String, One, OMITEMPTY),
         f(2, "host", String, One, OMITEMPTY),
     ] },
-    // 164: core.v1.ExecAction
+    // 169: core.v1.ExecAction
     Message { fields: &[
         f(1, "command", String, Repeated, OMITEMPTY),
     ] },
-    // 165: core.v1.FCVolumeSource
+    // 170: core.v1.FCVolumeSource
     Message { fields: &[
         f(1, "targetWWNs", String, Repeated, OMITEMPTY),
         f(2, "lun", Int32, One, OMITEMPTY | POINTER),
@@ -1148,98 +1184,98 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "readOnly", Bool, One, OMITEMPTY),
         f(5, "wwids", String, Repeated, OMITEMPTY),
     ] },
-    // 166: core.v1.FileKeySelector
+    // 171: core.v1.FileKeySelector
     Message { fields: &[
         f(1, "volumeName", String, One, 0),
         f(2, "path", String, One, 0),
         f(3, "key", String, One, 0),
         f(4, "optional", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 167: core.v1.FlexPersistentVolumeSource
+    // 172: core.v1.FlexPersistentVolumeSource
     Message { fields: &[
         f(1, "driver", String, One, 0),
         f(2, "fsType", String, One, OMITEMPTY),
-        f(3, "secretRef", Msg(291), One, OMITEMPTY | POINTER),
+        f(3, "secretRef", Msg(296), One, OMITEMPTY | POINTER),
         f(4, "readOnly", Bool, One, OMITEMPTY),
         f(5, "options", String, Map, OMITEMPTY),
     ] },
-    // 168: core.v1.FlexVolumeSource
+    // 173: core.v1.FlexVolumeSource
     Message { fields: &[
         f(1, "driver", String, One, 0),
         f(2, "fsType", String, One, OMITEMPTY),
-        f(3, "secretRef", Msg(193), One, OMITEMPTY | POINTER),
+        f(3, "secretRef", Msg(198), One, OMITEMPTY | POINTER),
         f(4, "readOnly", Bool, One, OMITEMPTY),
         f(5, "options", String, Map, OMITEMPTY),
     ] },
-    // 169: core.v1.FlockerVolumeSource
+    // 174: core.v1.FlockerVolumeSource
     Message { fields: &[
         f(1, "datasetName", String, One, OMITEMPTY),
         f(2, "datasetUUID", String, One, OMITEMPTY),
     ] },
-    // 170: core.v1.GCEPersistentDiskVolumeSource
+    // 175: core.v1.GCEPersistentDiskVolumeSource
     Message { fields: &[
         f(1, "pdName", String, One, 0),
         f(2, "fsType", String, One, OMITEMPTY),
         f(3, "partition", Int32, One, OMITEMPTY),
         f(4, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 171: core.v1.GitRepoVolumeSource
+    // 176: core.v1.GitRepoVolumeSource
     Message { fields: &[
         f(1, "repository", String, One, 0),
         f(2, "revision", String, One, OMITEMPTY),
         f(3, "directory", String, One, OMITEMPTY),
     ] },
-    // 172: core.v1.GlusterfsPersistentVolumeSource
+    // 177: core.v1.GlusterfsPersistentVolumeSource
     Message { fields: &[
         f(1, "endpoints", String, One, 0),
         f(2, "path", String, One, 0),
         f(3, "readOnly", Bool, One, OMITEMPTY),
         f(4, "endpointsNamespace", String, One, OMITEMPTY | POINTER),
     ] },
-    // 173: core.v1.GlusterfsVolumeSource
+    // 178: core.v1.GlusterfsVolumeSource
     Message { fields: &[
         f(1, "endpoints", String, One, 0),
         f(2, "path", String, One, 0),
         f(3, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 174: core.v1.GRPCAction
+    // 179: core.v1.GRPCAction
     Message { fields: &[
         f(1, "port", Int32, One, 0),
         f(2, "service", String, One, POINTER),
     ] },
-    // 175: core.v1.HostAlias
+    // 180: core.v1.HostAlias
     Message { fields: &[
         f(1, "ip", String, One, 0),
         f(2, "hostnames", String, Repeated, OMITEMPTY),
     ] },
-    // 176: core.v1.HostIP
+    // 181: core.v1.HostIP
     Message { fields: &[
         f(1, "ip", String, One, 0),
     ] },
-    // 177: core.v1.HostPathVolumeSource
+    // 182: core.v1.HostPathVolumeSource
     Message { fields: &[
         f(1, "path", String, One, 0),
         f(2, "type", String, One, OMITEMPTY | POINTER),
     ] },
-    // 178: core.v1.HTTPGetAction
+    // 183: core.v1.HTTPGetAction
     Message { fields: &[
         f(1, "path", String, One, OMITEMPTY),
         f(2, "port", IntOrString, One, 0),
         f(3, "host", String, One, OMITEMPTY),
         f(4, "scheme", String, One, OMITEMPTY),
-        f(5, "httpHeaders", Msg(179), Repeated, OMITEMPTY),
+        f(5, "httpHeaders", Msg(184), Repeated, OMITEMPTY),
     ] },
-    // 179: core.v1.HTTPHeader
+    // 184: core.v1.HTTPHeader
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "value", String, One, 0),
     ] },
-    // 180: core.v1.ImageVolumeSource
+    // 185: core.v1.ImageVolumeSource
     Message { fields: &[
         f(1, "reference", String, One, OMITEMPTY),
         f(2, "pullPolicy", String, One, OMITEMPTY),
     ] },
-    // 181: core.v1.ISCSIPersistentVolumeSource
+    // 186: core.v1.ISCSIPersistentVolumeSource
     Message { fields: &[
         f(1, "targetPortal", String, One, 0),
         f(2, "iqn", String, One, 0),
@@ -1249,11 +1285,11 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "readOnly", Bool, One, OMITEMPTY),
         f(7, "portals", String, Repeated, OMITEMPTY),
         f(8, "chapAuthDiscovery", Bool, One, OMITEMPTY),
-        f(10, "secretRef", Msg(291), One, OMITEMPTY | POINTER),
+        f(10, "secretRef", Msg(296), One, OMITEMPTY | POINTER),
         f(11, "chapAuthSession", Bool, One, OMITEMPTY),
         f(12, "initiatorName", String, One, OMITEMPTY | POINTER),
     ] },
-    // 182: core.v1.ISCSIVolumeSource
+    // 187: core.v1.ISCSIVolumeSource
     Message { fields: &[
         f(1, "targetPortal", String, One, 0),
         f(2, "iqn", String, One, 0),
@@ -1263,35 +1299,35 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "readOnly", Bool, One, OMITEMPTY),
         f(7, "portals", String, Repeated, OMITEMPTY),
         f(8, "chapAuthDiscovery", Bool, One, OMITEMPTY),
-        f(10, "secretRef", Msg(193), One, OMITEMPTY | POINTER),
+        f(10, "secretRef", Msg(198), One, OMITEMPTY | POINTER),
         f(11, "chapAuthSession", Bool, One, OMITEMPTY),
         f(12, "initiatorName", String, One, OMITEMPTY | POINTER),
     ] },
-    // 183: core.v1.KeyToPath
+    // 188: core.v1.KeyToPath
     Message { fields: &[
         f(1, "key", String, One, 0),
         f(2, "path", String, One, 0),
         f(3, "mode", Int32, One, OMITEMPTY | POINTER),
     ] },
-    // 184: core.v1.Lifecycle
+    // 189: core.v1.Lifecycle
     Message { fields: &[
-        f(1, "postStart", Msg(185), One, OMITEMPTY | POINTER),
-        f(2, "preStop", Msg(185), One, OMITEMPTY | POINTER),
+        f(1, "postStart", Msg(190), One, OMITEMPTY | POINTER),
+        f(2, "preStop", Msg(190), One, OMITEMPTY | POINTER),
         f(3, "stopSignal", String, One, OMITEMPTY | POINTER),
     ] },
-    // 185: core.v1.LifecycleHandler
+    // 190: core.v1.LifecycleHandler
     Message { fields: &[
-        f(1, "exec", Msg(164), One, OMITEMPTY | POINTER),
-        f(2, "httpGet", Msg(178), One, OMITEMPTY | POINTER),
-        f(3, "tcpSocket", Msg(308), One, OMITEMPTY | POINTER),
-        f(4, "sleep", Msg(303), One, OMITEMPTY | POINTER),
+        f(1, "exec", Msg(169), One, OMITEMPTY | POINTER),
+        f(2, "httpGet", Msg(183), One, OMITEMPTY | POINTER),
+        f(3, "tcpSocket", Msg(313), One, OMITEMPTY | POINTER),
+        f(4, "sleep", Msg(308), One, OMITEMPTY | POINTER),
     ] },
-    // 186: core.v1.LimitRange
+    // 191: core.v1.LimitRange
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(189), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(194), One, OMITEMPTY),
     ] },
-    // 187: core.v1.LimitRangeItem
+    // 192: core.v1.LimitRangeItem
     Message { fields: &[
         f(1, "type", String, One, 0),
         f(2, "max", Quantity, Map, OMITEMPTY),
@@ -1300,53 +1336,53 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(5, "defaultRequest", Quantity, Map, OMITEMPTY),
         f(6, "maxLimitRequestRatio", Quantity, Map, OMITEMPTY),
     ] },
-    // 188: core.v1.LimitRangeList
+    // 193: core.v1.LimitRangeList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(186), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(191), Repeated, 0),
     ] },
-    // 189: core.v1.LimitRangeSpec
+    // 194: core.v1.LimitRangeSpec
     Message { fields: &[
-        f(1, "limits", Msg(187), Repeated, 0),
+        f(1, "limits", Msg(192), Repeated, 0),
     ] },
-    // 190: core.v1.LinuxContainerUser
+    // 195: core.v1.LinuxContainerUser
     Message { fields: &[
         f(1, "uid", Int64, One, 0),
         f(2, "gid", Int64, One, 0),
         f(3, "supplementalGroups", Int64, Repeated, OMITEMPTY),
     ] },
-    // 191: core.v1.LoadBalancerIngress
+    // 196: core.v1.LoadBalancerIngress
     Message { fields: &[
         f(1, "ip", String, One, OMITEMPTY),
         f(2, "hostname", String, One, OMITEMPTY),
         f(3, "ipMode", String, One, OMITEMPTY | POINTER),
-        f(4, "ports", Msg(257), Repeated, OMITEMPTY),
+        f(4, "ports", Msg(262), Repeated, OMITEMPTY),
     ] },
-    // 192: core.v1.LoadBalancerStatus
+    // 197: core.v1.LoadBalancerStatus
     Message { fields: &[
-        f(1, "ingress", Msg(191), Repeated, OMITEMPTY),
+        f(1, "ingress", Msg(196), Repeated, OMITEMPTY),
     ] },
-    // 193: core.v1.LocalObjectReference
+    // 198: core.v1.LocalObjectReference
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY),
     ] },
-    // 194: core.v1.LocalVolumeSource
+    // 199: core.v1.LocalVolumeSource
     Message { fields: &[
         f(1, "path", String, One, 0),
         f(2, "fsType", String, One, OMITEMPTY | POINTER),
     ] },
-    // 195: core.v1.ModifyVolumeStatus
+    // 200: core.v1.ModifyVolumeStatus
     Message { fields: &[
         f(1, "targetVolumeAttributesClassName", String, One, OMITEMPTY),
         f(2, "status", String, One, 0),
     ] },
-    // 196: core.v1.Namespace
+    // 201: core.v1.Namespace
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(199), One, OMITEMPTY),
-        f(3, "status", Msg(200), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(204), One, OMITEMPTY),
+        f(3, "status", Msg(205), One, OMITEMPTY),
     ] },
-    // 197: core.v1.NamespaceCondition
+    // 202: core.v1.NamespaceCondition
     Message { fields: &[
         f(1, "type", String, One, 0),
         f(2, "status", String, One, 0),
@@ -1354,43 +1390,43 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(5, "reason", String, One, OMITEMPTY),
         f(6, "message", String, One, OMITEMPTY),
     ] },
-    // 198: core.v1.NamespaceList
+    // 203: core.v1.NamespaceList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(196), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(201), Repeated, 0),
     ] },
-    // 199: core.v1.NamespaceSpec
+    // 204: core.v1.NamespaceSpec
     Message { fields: &[
         f(1, "finalizers", String, Repeated, OMITEMPTY),
     ] },
-    // 200: core.v1.NamespaceStatus
+    // 205: core.v1.NamespaceStatus
     Message { fields: &[
         f(1, "phase", String, One, OMITEMPTY),
-        f(2, "conditions", Msg(197), Repeated, OMITEMPTY),
+        f(2, "conditions", Msg(202), Repeated, OMITEMPTY),
     ] },
-    // 201: core.v1.NFSVolumeSource
+    // 206: core.v1.NFSVolumeSource
     Message { fields: &[
         f(1, "server", String, One, 0),
         f(2, "path", String, One, 0),
         f(3, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 202: core.v1.Node
+    // 207: core.v1.Node
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(216), One, OMITEMPTY),
-        f(3, "status", Msg(217), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(221), One, OMITEMPTY),
+        f(3, "status", Msg(222), One, OMITEMPTY),
     ] },
-    // 203: core.v1.NodeAddress
+    // 208: core.v1.NodeAddress
     Message { fields: &[
         f(1, "type", String, One, 0),
         f(2, "address", String, One, 0),
     ] },
-    // 204: core.v1.NodeAffinity
+    // 209: core.v1.NodeAffinity
     Message { fields: &[
-        f(1, "requiredDuringSchedulingIgnoredDuringExecution", Msg(213), One, OMITEMPTY | POINTER),
-        f(2, "preferredDuringSchedulingIgnoredDuringExecution", Msg(259), Repeated, OMITEMPTY),
+        f(1, "requiredDuringSchedulingIgnoredDuringExecution", Msg(218), One, OMITEMPTY | POINTER),
+        f(2, "preferredDuringSchedulingIgnoredDuringExecution", Msg(264), Repeated, OMITEMPTY),
     ] },
-    // 205: core.v1.NodeCondition
+    // 210: core.v1.NodeCondition
     Message { fields: &[
         f(1, "type", String, One, 0),
         f(2, "status", String, One, 0),
@@ -1399,87 +1435,87 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(5, "reason", String, One, OMITEMPTY),
         f(6, "message", String, One, OMITEMPTY),
     ] },
-    // 206: core.v1.NodeConfigSource
+    // 211: core.v1.NodeConfigSource
     Message { fields: &[
-        f(2, "configMap", Msg(128), One, OMITEMPTY | POINTER),
+        f(2, "configMap", Msg(133), One, OMITEMPTY | POINTER),
     ] },
-    // 207: core.v1.NodeConfigStatus
+    // 212: core.v1.NodeConfigStatus
     Message { fields: &[
-        f(1, "assigned", Msg(206), One, OMITEMPTY | POINTER),
-        f(2, "active", Msg(206), One, OMITEMPTY | POINTER),
-        f(3, "lastKnownGood", Msg(206), One, OMITEMPTY | POINTER),
+        f(1, "assigned", Msg(211), One, OMITEMPTY | POINTER),
+        f(2, "active", Msg(211), One, OMITEMPTY | POINTER),
+        f(3, "lastKnownGood", Msg(211), One, OMITEMPTY | POINTER),
         f(4, "error", String, One, OMITEMPTY),
     ] },
-    // 208: core.v1.NodeDaemonEndpoints
+    // 213: core.v1.NodeDaemonEndpoints
     Message { fields: &[
-        f(1, "kubeletEndpoint", Msg(144), One, OMITEMPTY),
+        f(1, "kubeletEndpoint", Msg(149), One, OMITEMPTY),
     ] },
-    // 209: core.v1.NodeFeatures
+    // 214: core.v1.NodeFeatures
     Message { fields: &[
         f(1, "supplementalGroupsPolicy", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 210: core.v1.NodeList
+    // 215: core.v1.NodeList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(202), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(207), Repeated, 0),
     ] },
-    // 211: core.v1.NodeRuntimeHandler
+    // 216: core.v1.NodeRuntimeHandler
     Message { fields: &[
         f(1, "name", String, One, 0),
-        f(2, "features", Msg(212), One, OMITEMPTY | POINTER),
+        f(2, "features", Msg(217), One, OMITEMPTY | POINTER),
     ] },
-    // 212: core.v1.NodeRuntimeHandlerFeatures
+    // 217: core.v1.NodeRuntimeHandlerFeatures
     Message { fields: &[
         f(1, "recursiveReadOnlyMounts", Bool, One, OMITEMPTY | POINTER),
         f(2, "userNamespaces", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 213: core.v1.NodeSelector
+    // 218: core.v1.NodeSelector
     Message { fields: &[
-        f(1, "nodeSelectorTerms", Msg(215), Repeated, 0),
+        f(1, "nodeSelectorTerms", Msg(220), Repeated, 0),
     ] },
-    // 214: core.v1.NodeSelectorRequirement
+    // 219: core.v1.NodeSelectorRequirement
     Message { fields: &[
         f(1, "key", String, One, 0),
         f(2, "operator", String, One, 0),
         f(3, "values", String, Repeated, OMITEMPTY),
     ] },
-    // 215: core.v1.NodeSelectorTerm
+    // 220: core.v1.NodeSelectorTerm
     Message { fields: &[
-        f(1, "matchExpressions", Msg(214), Repeated, OMITEMPTY),
-        f(2, "matchFields", Msg(214), Repeated, OMITEMPTY),
+        f(1, "matchExpressions", Msg(219), Repeated, OMITEMPTY),
+        f(2, "matchFields", Msg(219), Repeated, OMITEMPTY),
     ] },
-    // 216: core.v1.NodeSpec
+    // 221: core.v1.NodeSpec
     Message { fields: &[
         f(1, "podCIDR", String, One, OMITEMPTY),
         f(2, "externalID", String, One, OMITEMPTY),
         f(3, "providerID", String, One, OMITEMPTY),
         f(4, "unschedulable", Bool, One, OMITEMPTY),
-        f(5, "taints", Msg(307), Repeated, OMITEMPTY),
-        f(6, "configSource", Msg(206), One, OMITEMPTY | POINTER),
+        f(5, "taints", Msg(312), Repeated, OMITEMPTY),
+        f(6, "configSource", Msg(211), One, OMITEMPTY | POINTER),
         f(7, "podCIDRs", String, Repeated, OMITEMPTY),
     ] },
-    // 217: core.v1.NodeStatus
+    // 222: core.v1.NodeStatus
     Message { fields: &[
         f(1, "capacity", Quantity, Map, OMITEMPTY),
         f(2, "allocatable", Quantity, Map, OMITEMPTY),
         f(3, "phase", String, One, OMITEMPTY),
-        f(4, "conditions", Msg(205), Repeated, OMITEMPTY),
-        f(5, "addresses", Msg(203), Repeated, OMITEMPTY),
-        f(6, "daemonEndpoints", Msg(208), One, OMITEMPTY),
-        f(7, "nodeInfo", Msg(219), One, OMITEMPTY),
-        f(8, "images", Msg(133), Repeated, OMITEMPTY),
+        f(4, "conditions", Msg(210), Repeated, OMITEMPTY),
+        f(5, "addresses", Msg(208), Repeated, OMITEMPTY),
+        f(6, "daemonEndpoints", Msg(213), One, OMITEMPTY),
+        f(7, "nodeInfo", Msg(224), One, OMITEMPTY),
+        f(8, "images", Msg(138), Repeated, OMITEMPTY),
         f(9, "volumesInUse", String, Repeated, OMITEMPTY),
-        f(10, "volumesAttached", Msg(109), Repeated, OMITEMPTY),
-        f(11, "config", Msg(207), One, OMITEMPTY | POINTER),
-        f(12, "runtimeHandlers", Msg(211), Repeated, OMITEMPTY),
-        f(13, "features", Msg(209), One, OMITEMPTY | POINTER),
+        f(10, "volumesAttached", Msg(114), Repeated, OMITEMPTY),
+        f(11, "config", Msg(212), One, OMITEMPTY | POINTER),
+        f(12, "runtimeHandlers", Msg(216), Repeated, OMITEMPTY),
+        f(13, "features", Msg(214), One, OMITEMPTY | POINTER),
         f(14, "declaredFeatures", String, Repeated, OMITEMPTY),
     ] },
-    // 218: core.v1.NodeSwapStatus
+    // 223: core.v1.NodeSwapStatus
     Message { fields: &[
         f(1, "capacity", Int64, One, OMITEMPTY | POINTER),
     ] },
-    // 219: core.v1.NodeSystemInfo
+    // 224: core.v1.NodeSystemInfo
     Message { fields: &[
         f(1, "machineID", String, One, 0),
         f(2, "systemUUID", String, One, 0),
@@ -1491,14 +1527,14 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(8, "kubeProxyVersion", String, One, 0),
         f(9, "operatingSystem", String, One, 0),
         f(10, "architecture", String, One, 0),
-        f(11, "swap", Msg(218), One, OMITEMPTY | POINTER),
+        f(11, "swap", Msg(223), One, OMITEMPTY | POINTER),
     ] },
-    // 220: core.v1.ObjectFieldSelector
+    // 225: core.v1.ObjectFieldSelector
     Message { fields: &[
         f(1, "apiVersion", String, One, OMITEMPTY),
         f(2, "fieldPath", String, One, 0),
     ] },
-    // 221: core.v1.ObjectReference
+    // 226: core.v1.ObjectReference
     Message { fields: &[
         f(1, "kind", String, One, OMITEMPTY),
         f(2, "namespace", String, One, OMITEMPTY),
@@ -1508,19 +1544,19 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "resourceVersion", String, One, OMITEMPTY),
         f(7, "fieldPath", String, One, OMITEMPTY),
     ] },
-    // 222: core.v1.PersistentVolume
+    // 227: core.v1.PersistentVolume
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(232), One, OMITEMPTY),
-        f(3, "status", Msg(233), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(237), One, OMITEMPTY),
+        f(3, "status", Msg(238), One, OMITEMPTY),
     ] },
-    // 223: core.v1.PersistentVolumeClaim
+    // 228: core.v1.PersistentVolumeClaim
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(226), One, OMITEMPTY),
-        f(3, "status", Msg(227), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(231), One, OMITEMPTY),
+        f(3, "status", Msg(232), One, OMITEMPTY),
     ] },
-    // 224: core.v1.PersistentVolumeClaimCondition
+    // 229: core.v1.PersistentVolumeClaimCondition
     Message { fields: &[
         f(1, "type", String, One, 0),
         f(2, "status", String, One, 0),
@@ -1529,125 +1565,125 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(5, "reason", String, One, OMITEMPTY),
         f(6, "message", String, One, OMITEMPTY),
     ] },
-    // 225: core.v1.PersistentVolumeClaimList
+    // 230: core.v1.PersistentVolumeClaimList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(223), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(228), Repeated, 0),
     ] },
-    // 226: core.v1.PersistentVolumeClaimSpec
+    // 231: core.v1.PersistentVolumeClaimSpec
     Message { fields: &[
         f(1, "accessModes", String, Repeated, OMITEMPTY),
-        f(2, "resources", Msg(321), One, OMITEMPTY),
+        f(2, "resources", Msg(326), One, OMITEMPTY),
         f(3, "volumeName", String, One, OMITEMPTY),
-        f(4, "selector", Msg(341), One, OMITEMPTY | POINTER),
+        f(4, "selector", Msg(346), One, OMITEMPTY | POINTER),
         f(5, "storageClassName", String, One, OMITEMPTY | POINTER),
         f(6, "volumeMode", String, One, OMITEMPTY | POINTER),
-        f(7, "dataSource", Msg(313), One, OMITEMPTY | POINTER),
-        f(8, "dataSourceRef", Msg(314), One, OMITEMPTY | POINTER),
+        f(7, "dataSource", Msg(318), One, OMITEMPTY | POINTER),
+        f(8, "dataSourceRef", Msg(319), One, OMITEMPTY | POINTER),
         f(9, "volumeAttributesClassName", String, One, OMITEMPTY | POINTER),
     ] },
-    // 227: core.v1.PersistentVolumeClaimStatus
+    // 232: core.v1.PersistentVolumeClaimStatus
     Message { fields: &[
         f(1, "phase", String, One, OMITEMPTY),
         f(2, "accessModes", String, Repeated, OMITEMPTY),
         f(3, "capacity", Quantity, Map, OMITEMPTY),
-        f(4, "conditions", Msg(224), Repeated, OMITEMPTY),
+        f(4, "conditions", Msg(229), Repeated, OMITEMPTY),
         f(5, "allocatedResources", Quantity, Map, OMITEMPTY),
         f(7, "allocatedResourceStatuses", String, Map, OMITEMPTY),
         f(8, "currentVolumeAttributesClassName", String, One, OMITEMPTY | POINTER),
-        f(9, "modifyVolumeStatus", Msg(195), One, OMITEMPTY | POINTER),
+        f(9, "modifyVolumeStatus", Msg(200), One, OMITEMPTY | POINTER),
     ] },
-    // 228: core.v1.PersistentVolumeClaimTemplate
+    // 233: core.v1.PersistentVolumeClaimTemplate
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(226), One, 0),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(231), One, 0),
     ] },
-    // 229: core.v1.PersistentVolumeClaimVolumeSource
+    // 234: core.v1.PersistentVolumeClaimVolumeSource
     Message { fields: &[
         f(1, "claimName", String, One, 0),
         f(2, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 230: core.v1.PersistentVolumeList
+    // 235: core.v1.PersistentVolumeList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(222), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(227), Repeated, 0),
     ] },
-    // 231: core.v1.PersistentVolumeSource
+    // 236: core.v1.PersistentVolumeSource
     Message { fields: &[
-        f(1, "gcePersistentDisk", Msg(170), One, OMITEMPTY | POINTER),
-        f(2, "awsElasticBlockStore", Msg(110), One, OMITEMPTY | POINTER),
-        f(3, "hostPath", Msg(177), One, OMITEMPTY | POINTER),
-        f(4, "glusterfs", Msg(172), One, OMITEMPTY | POINTER),
-        f(5, "nfs", Msg(201), One, OMITEMPTY | POINTER),
-        f(6, "rbd", Msg(264), One, OMITEMPTY | POINTER),
-        f(7, "iscsi", Msg(181), One, OMITEMPTY | POINTER),
-        f(8, "cinder", Msg(120), One, OMITEMPTY | POINTER),
-        f(9, "cephfs", Msg(118), One, OMITEMPTY | POINTER),
-        f(10, "fc", Msg(165), One, OMITEMPTY | POINTER),
-        f(11, "flocker", Msg(169), One, OMITEMPTY | POINTER),
-        f(12, "flexVolume", Msg(167), One, OMITEMPTY | POINTER),
-        f(13, "azureFile", Msg(112), One, OMITEMPTY | POINTER),
-        f(14, "vsphereVolume", Msg(323), One, OMITEMPTY | POINTER),
-        f(15, "quobyte", Msg(263), One, OMITEMPTY | POINTER),
-        f(16, "azureDisk", Msg(111), One, OMITEMPTY | POINTER),
-        f(17, "photonPersistentDisk", Msg(234), One, OMITEMPTY | POINTER),
-        f(18, "portworxVolume", Msg(258), One, OMITEMPTY | POINTER),
-        f(19, "scaleIO", Msg(280), One, OMITEMPTY | POINTER),
-        f(20, "local", Msg(194), One, OMITEMPTY | POINTER),
-        f(21, "storageos", Msg(304), One, OMITEMPTY | POINTER),
-        f(22, "csi", Msg(115), One, OMITEMPTY | POINTER),
+        f(1, "gcePersistentDisk", Msg(175), One, OMITEMPTY | POINTER),
+        f(2, "awsElasticBlockStore", Msg(115), One, OMITEMPTY | POINTER),
+        f(3, "hostPath", Msg(182), One, OMITEMPTY | POINTER),
+        f(4, "glusterfs", Msg(177), One, OMITEMPTY | POINTER),
+        f(5, "nfs", Msg(206), One, OMITEMPTY | POINTER),
+        f(6, "rbd", Msg(269), One, OMITEMPTY | POINTER),
+        f(7, "iscsi", Msg(186), One, OMITEMPTY | POINTER),
+        f(8, "cinder", Msg(125), One, OMITEMPTY | POINTER),
+        f(9, "cephfs", Msg(123), One, OMITEMPTY | POINTER),
+        f(10, "fc", Msg(170), One, OMITEMPTY | POINTER),
+        f(11, "flocker", Msg(174), One, OMITEMPTY | POINTER),
+        f(12, "flexVolume", Msg(172), One, OMITEMPTY | POINTER),
+        f(13, "azureFile", Msg(117), One, OMITEMPTY | POINTER),
+        f(14, "vsphereVolume", Msg(328), One, OMITEMPTY | POINTER),
+        f(15, "quobyte", Msg(268), One, OMITEMPTY | POINTER),
+        f(16, "azureDisk", Msg(116), One, OMITEMPTY | POINTER),
+        f(17, "photonPersistentDisk", Msg(239), One, OMITEMPTY | POINTER),
+        f(18, "portworxVolume", Msg(263), One, OMITEMPTY | POINTER),
+        f(19, "scaleIO", Msg(285), One, OMITEMPTY | POINTER),
+        f(20, "local", Msg(199), One, OMITEMPTY | POINTER),
+        f(21, "storageos", Msg(309), One, OMITEMPTY | POINTER),
+        f(22, "csi", Msg(120), One, OMITEMPTY | POINTER),
     ] },
-    // 232: core.v1.PersistentVolumeSpec
+    // 237: core.v1.PersistentVolumeSpec
     Message { fields: &[
         f(1, "capacity", Quantity, Map, OMITEMPTY),
-        f(2, "", Msg(231), One, INLINE),
+        f(2, "", Msg(236), One, INLINE),
         f(3, "accessModes", String, Repeated, OMITEMPTY),
-        f(4, "claimRef", Msg(221), One, OMITEMPTY | POINTER),
+        f(4, "claimRef", Msg(226), One, OMITEMPTY | POINTER),
         f(5, "persistentVolumeReclaimPolicy", String, One, OMITEMPTY),
         f(6, "storageClassName", String, One, OMITEMPTY),
         f(7, "mountOptions", String, Repeated, OMITEMPTY),
         f(8, "volumeMode", String, One, OMITEMPTY | POINTER),
-        f(9, "nodeAffinity", Msg(319), One, OMITEMPTY | POINTER),
+        f(9, "nodeAffinity", Msg(324), One, OMITEMPTY | POINTER),
         f(10, "volumeAttributesClassName", String, One, OMITEMPTY | POINTER),
     ] },
-    // 233: core.v1.PersistentVolumeStatus
+    // 238: core.v1.PersistentVolumeStatus
     Message { fields: &[
         f(1, "phase", String, One, OMITEMPTY),
         f(2, "message", String, One, OMITEMPTY),
         f(3, "reason", String, One, OMITEMPTY),
         f(4, "lastPhaseTransitionTime", Time, One, OMITEMPTY | POINTER),
     ] },
-    // 234: core.v1.PhotonPersistentDiskVolumeSource
+    // 239: core.v1.PhotonPersistentDiskVolumeSource
     Message { fields: &[
         f(1, "pdID", String, One, 0),
         f(2, "fsType", String, One, OMITEMPTY),
     ] },
-    // 235: core.v1.Pod
+    // 240: core.v1.Pod
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(252), One, OMITEMPTY),
-        f(3, "status", Msg(253), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(257), One, OMITEMPTY),
+        f(3, "status", Msg(258), One, OMITEMPTY),
     ] },
-    // 236: core.v1.PodAffinity
+    // 241: core.v1.PodAffinity
     Message { fields: &[
-        f(1, "requiredDuringSchedulingIgnoredDuringExecution", Msg(237), Repeated, OMITEMPTY),
-        f(2, "preferredDuringSchedulingIgnoredDuringExecution", Msg(324), Repeated, OMITEMPTY),
+        f(1, "requiredDuringSchedulingIgnoredDuringExecution", Msg(242), Repeated, OMITEMPTY),
+        f(2, "preferredDuringSchedulingIgnoredDuringExecution", Msg(329), Repeated, OMITEMPTY),
     ] },
-    // 237: core.v1.PodAffinityTerm
+    // 242: core.v1.PodAffinityTerm
     Message { fields: &[
-        f(1, "labelSelector", Msg(341), One, OMITEMPTY | POINTER),
+        f(1, "labelSelector", Msg(346), One, OMITEMPTY | POINTER),
         f(2, "namespaces", String, Repeated, OMITEMPTY),
         f(3, "topologyKey", String, One, 0),
-        f(4, "namespaceSelector", Msg(341), One, OMITEMPTY | POINTER),
+        f(4, "namespaceSelector", Msg(346), One, OMITEMPTY | POINTER),
         f(5, "matchLabelKeys", String, Repeated, OMITEMPTY),
         f(6, "mismatchLabelKeys", String, Repeated, OMITEMPTY),
     ] },
-    // 238: core.v1.PodAntiAffinity
+    // 243: core.v1.PodAntiAffinity
     Message { fields: &[
-        f(1, "requiredDuringSchedulingIgnoredDuringExecution", Msg(237), Repeated, OMITEMPTY),
-        f(2, "preferredDuringSchedulingIgnoredDuringExecution", Msg(324), Repeated, OMITEMPTY),
+        f(1, "requiredDuringSchedulingIgnoredDuringExecution", Msg(242), Repeated, OMITEMPTY),
+        f(2, "preferredDuringSchedulingIgnoredDuringExecution", Msg(329), Repeated, OMITEMPTY),
     ] },
-    // 239: core.v1.PodCertificateProjection
+    // 244: core.v1.PodCertificateProjection
     Message { fields: &[
         f(1, "signerName", String, One, OMITEMPTY),
         f(2, "keyType", String, One, OMITEMPTY),
@@ -1657,7 +1693,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "certificateChainPath", String, One, OMITEMPTY),
         f(7, "userAnnotations", String, Map, OMITEMPTY),
     ] },
-    // 240: core.v1.PodCondition
+    // 245: core.v1.PodCondition
     Message { fields: &[
         f(1, "type", String, One, 0),
         f(2, "status", String, One, 0),
@@ -1667,74 +1703,74 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "message", String, One, OMITEMPTY),
         f(7, "observedGeneration", Int64, One, OMITEMPTY),
     ] },
-    // 241: core.v1.PodDNSConfig
+    // 246: core.v1.PodDNSConfig
     Message { fields: &[
         f(1, "nameservers", String, Repeated, OMITEMPTY),
         f(2, "searches", String, Repeated, OMITEMPTY),
-        f(3, "options", Msg(242), Repeated, OMITEMPTY),
+        f(3, "options", Msg(247), Repeated, OMITEMPTY),
     ] },
-    // 242: core.v1.PodDNSConfigOption
+    // 247: core.v1.PodDNSConfigOption
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY),
         f(2, "value", String, One, OMITEMPTY | POINTER),
     ] },
-    // 243: core.v1.PodExtendedResourceClaimStatus
+    // 248: core.v1.PodExtendedResourceClaimStatus
     Message { fields: &[
-        f(1, "requestMappings", Msg(132), Repeated, 0),
+        f(1, "requestMappings", Msg(137), Repeated, 0),
         f(2, "resourceClaimName", String, One, 0),
     ] },
-    // 244: core.v1.PodIP
+    // 249: core.v1.PodIP
     Message { fields: &[
         f(1, "ip", String, One, 0),
     ] },
-    // 245: core.v1.PodList
+    // 250: core.v1.PodList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(235), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(240), Repeated, 0),
     ] },
-    // 246: core.v1.PodOS
+    // 251: core.v1.PodOS
     Message { fields: &[
         f(1, "name", String, One, 0),
     ] },
-    // 247: core.v1.PodReadinessGate
+    // 252: core.v1.PodReadinessGate
     Message { fields: &[
         f(1, "conditionType", String, One, 0),
     ] },
-    // 248: core.v1.PodResourceClaim
+    // 253: core.v1.PodResourceClaim
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(3, "resourceClaimName", String, One, OMITEMPTY | POINTER),
         f(4, "resourceClaimTemplateName", String, One, OMITEMPTY | POINTER),
     ] },
-    // 249: core.v1.PodResourceClaimStatus
+    // 254: core.v1.PodResourceClaimStatus
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "resourceClaimName", String, One, OMITEMPTY | POINTER),
     ] },
-    // 250: core.v1.PodSchedulingGate
+    // 255: core.v1.PodSchedulingGate
     Message { fields: &[
         f(1, "name", String, One, 0),
     ] },
-    // 251: core.v1.PodSecurityContext
+    // 256: core.v1.PodSecurityContext
     Message { fields: &[
-        f(1, "seLinuxOptions", Msg(284), One, OMITEMPTY | POINTER),
+        f(1, "seLinuxOptions", Msg(289), One, OMITEMPTY | POINTER),
         f(2, "runAsUser", Int64, One, OMITEMPTY | POINTER),
         f(3, "runAsNonRoot", Bool, One, OMITEMPTY | POINTER),
         f(4, "supplementalGroups", Int64, Repeated, OMITEMPTY),
         f(5, "fsGroup", Int64, One, OMITEMPTY | POINTER),
         f(6, "runAsGroup", Int64, One, OMITEMPTY | POINTER),
-        f(7, "sysctls", Msg(306), Repeated, OMITEMPTY),
-        f(8, "windowsOptions", Msg(325), One, OMITEMPTY | POINTER),
+        f(7, "sysctls", Msg(311), Repeated, OMITEMPTY),
+        f(8, "windowsOptions", Msg(330), One, OMITEMPTY | POINTER),
         f(9, "fsGroupChangePolicy", String, One, OMITEMPTY | POINTER),
-        f(10, "seccompProfile", Msg(285), One, OMITEMPTY | POINTER),
-        f(11, "appArmorProfile", Msg(108), One, OMITEMPTY | POINTER),
+        f(10, "seccompProfile", Msg(290), One, OMITEMPTY | POINTER),
+        f(11, "appArmorProfile", Msg(113), One, OMITEMPTY | POINTER),
         f(12, "supplementalGroupsPolicy", String, One, OMITEMPTY | POINTER),
         f(13, "seLinuxChangePolicy", String, One, OMITEMPTY | POINTER),
     ] },
-    // 252: core.v1.PodSpec
+    // 257: core.v1.PodSpec
     Message { fields: &[
-        f(1, "volumes", Msg(315), Repeated, OMITEMPTY),
-        f(2, "containers", Msg(131), Repeated, 0),
+        f(1, "volumes", Msg(320), Repeated, OMITEMPTY),
+        f(2, "containers", Msg(136), Repeated, 0),
         f(3, "restartPolicy", String, One, OMITEMPTY),
         f(4, "terminationGracePeriodSeconds", Int64, One, OMITEMPTY | POINTER),
         f(5, "activeDeadlineSeconds", Int64, One, OMITEMPTY | POINTER),
@@ -1746,94 +1782,94 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(11, "hostNetwork", Bool, One, OMITEMPTY),
         f(12, "hostPID", Bool, One, OMITEMPTY),
         f(13, "hostIPC", Bool, One, OMITEMPTY),
-        f(14, "securityContext", Msg(251), One, OMITEMPTY | POINTER),
-        f(15, "imagePullSecrets", Msg(193), Repeated, OMITEMPTY),
+        f(14, "securityContext", Msg(256), One, OMITEMPTY | POINTER),
+        f(15, "imagePullSecrets", Msg(198), Repeated, OMITEMPTY),
         f(16, "hostname", String, One, OMITEMPTY),
         f(17, "subdomain", String, One, OMITEMPTY),
-        f(18, "affinity", Msg(107), One, OMITEMPTY | POINTER),
+        f(18, "affinity", Msg(112), One, OMITEMPTY | POINTER),
         f(19, "schedulerName", String, One, OMITEMPTY),
-        f(20, "initContainers", Msg(131), Repeated, OMITEMPTY),
+        f(20, "initContainers", Msg(136), Repeated, OMITEMPTY),
         f(21, "automountServiceAccountToken", Bool, One, OMITEMPTY | POINTER),
-        f(22, "tolerations", Msg(309), Repeated, OMITEMPTY),
-        f(23, "hostAliases", Msg(175), Repeated, OMITEMPTY),
+        f(22, "tolerations", Msg(314), Repeated, OMITEMPTY),
+        f(23, "hostAliases", Msg(180), Repeated, OMITEMPTY),
         f(24, "priorityClassName", String, One, OMITEMPTY),
         f(25, "priority", Int32, One, OMITEMPTY | POINTER),
-        f(26, "dnsConfig", Msg(241), One, OMITEMPTY | POINTER),
+        f(26, "dnsConfig", Msg(246), One, OMITEMPTY | POINTER),
         f(27, "shareProcessNamespace", Bool, One, OMITEMPTY | POINTER),
-        f(28, "readinessGates", Msg(247), Repeated, OMITEMPTY),
+        f(28, "readinessGates", Msg(252), Repeated, OMITEMPTY),
         f(29, "runtimeClassName", String, One, OMITEMPTY | POINTER),
         f(30, "enableServiceLinks", Bool, One, OMITEMPTY | POINTER),
         f(31, "preemptionPolicy", String, One, OMITEMPTY | POINTER),
         f(32, "overhead", Quantity, Map, OMITEMPTY),
-        f(33, "topologySpreadConstraints", Msg(312), Repeated, OMITEMPTY),
-        f(34, "ephemeralContainers", Msg(157), Repeated, OMITEMPTY),
+        f(33, "topologySpreadConstraints", Msg(317), Repeated, OMITEMPTY),
+        f(34, "ephemeralContainers", Msg(162), Repeated, OMITEMPTY),
         f(35, "setHostnameAsFQDN", Bool, One, OMITEMPTY | POINTER),
-        f(36, "os", Msg(246), One, OMITEMPTY | POINTER),
+        f(36, "os", Msg(251), One, OMITEMPTY | POINTER),
         f(37, "hostUsers", Bool, One, OMITEMPTY | POINTER),
-        f(38, "schedulingGates", Msg(250), Repeated, OMITEMPTY),
-        f(39, "resourceClaims", Msg(248), Repeated, OMITEMPTY),
-        f(40, "resources", Msg(278), One, OMITEMPTY | POINTER),
+        f(38, "schedulingGates", Msg(255), Repeated, OMITEMPTY),
+        f(39, "resourceClaims", Msg(253), Repeated, OMITEMPTY),
+        f(40, "resources", Msg(283), One, OMITEMPTY | POINTER),
         f(41, "hostnameOverride", String, One, OMITEMPTY | POINTER),
-        f(42, "workloadRef", Msg(326), One, OMITEMPTY | POINTER),
+        f(42, "workloadRef", Msg(331), One, OMITEMPTY | POINTER),
     ] },
-    // 253: core.v1.PodStatus
+    // 258: core.v1.PodStatus
     Message { fields: &[
         f(1, "phase", String, One, OMITEMPTY),
-        f(2, "conditions", Msg(240), Repeated, OMITEMPTY),
+        f(2, "conditions", Msg(245), Repeated, OMITEMPTY),
         f(3, "message", String, One, OMITEMPTY),
         f(4, "reason", String, One, OMITEMPTY),
         f(5, "hostIP", String, One, OMITEMPTY),
         f(6, "podIP", String, One, OMITEMPTY),
         f(7, "startTime", Time, One, OMITEMPTY | POINTER),
-        f(8, "containerStatuses", Msg(142), Repeated, OMITEMPTY),
+        f(8, "containerStatuses", Msg(147), Repeated, OMITEMPTY),
         f(9, "qosClass", String, One, OMITEMPTY),
-        f(10, "initContainerStatuses", Msg(142), Repeated, OMITEMPTY),
+        f(10, "initContainerStatuses", Msg(147), Repeated, OMITEMPTY),
         f(11, "nominatedNodeName", String, One, OMITEMPTY),
-        f(12, "podIPs", Msg(244), Repeated, OMITEMPTY),
-        f(13, "ephemeralContainerStatuses", Msg(142), Repeated, OMITEMPTY),
+        f(12, "podIPs", Msg(249), Repeated, OMITEMPTY),
+        f(13, "ephemeralContainerStatuses", Msg(147), Repeated, OMITEMPTY),
         f(14, "resize", String, One, OMITEMPTY),
-        f(15, "resourceClaimStatuses", Msg(249), Repeated, OMITEMPTY),
-        f(16, "hostIPs", Msg(176), Repeated, OMITEMPTY),
+        f(15, "resourceClaimStatuses", Msg(254), Repeated, OMITEMPTY),
+        f(16, "hostIPs", Msg(181), Repeated, OMITEMPTY),
         f(17, "observedGeneration", Int64, One, OMITEMPTY),
-        f(18, "extendedResourceClaimStatus", Msg(243), One, OMITEMPTY | POINTER),
+        f(18, "extendedResourceClaimStatus", Msg(248), One, OMITEMPTY | POINTER),
         f(19, "allocatedResources", Quantity, Map, OMITEMPTY),
-        f(20, "resources", Msg(278), One, OMITEMPTY | POINTER),
+        f(20, "resources", Msg(283), One, OMITEMPTY | POINTER),
     ] },
-    // 254: core.v1.PodTemplate
+    // 259: core.v1.PodTemplate
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "template", Msg(256), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "template", Msg(261), One, OMITEMPTY),
     ] },
-    // 255: core.v1.PodTemplateList
+    // 260: core.v1.PodTemplateList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(254), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(259), Repeated, 0),
     ] },
-    // 256: core.v1.PodTemplateSpec
+    // 261: core.v1.PodTemplateSpec
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(252), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(257), One, OMITEMPTY),
     ] },
-    // 257: core.v1.PortStatus
+    // 262: core.v1.PortStatus
     Message { fields: &[
         f(1, "port", Int32, One, 0),
         f(2, "protocol", String, One, 0),
         f(3, "error", String, One, OMITEMPTY | POINTER),
     ] },
-    // 258: core.v1.PortworxVolumeSource
+    // 263: core.v1.PortworxVolumeSource
     Message { fields: &[
         f(1, "volumeID", String, One, 0),
         f(2, "fsType", String, One, OMITEMPTY),
         f(3, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 259: core.v1.PreferredSchedulingTerm
+    // 264: core.v1.PreferredSchedulingTerm
     Message { fields: &[
         f(1, "weight", Int32, One, 0),
-        f(2, "preference", Msg(215), One, 0),
+        f(2, "preference", Msg(220), One, 0),
     ] },
-    // 260: core.v1.Probe
+    // 265: core.v1.Probe
     Message { fields: &[
-        f(1, "", Msg(261), One, INLINE),
+        f(1, "", Msg(266), One, INLINE),
         f(2, "initialDelaySeconds", Int32, One, OMITEMPTY),
         f(3, "timeoutSeconds", Int32, One, OMITEMPTY),
         f(4, "periodSeconds", Int32, One, OMITEMPTY),
@@ -1841,19 +1877,19 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "failureThreshold", Int32, One, OMITEMPTY),
         f(7, "terminationGracePeriodSeconds", Int64, One, OMITEMPTY | POINTER),
     ] },
-    // 261: core.v1.ProbeHandler
+    // 266: core.v1.ProbeHandler
     Message { fields: &[
-        f(1, "exec", Msg(164), One, OMITEMPTY | POINTER),
-        f(2, "httpGet", Msg(178), One, OMITEMPTY | POINTER),
-        f(3, "tcpSocket", Msg(308), One, OMITEMPTY | POINTER),
-        f(4, "grpc", Msg(174), One, OMITEMPTY | POINTER),
+        f(1, "exec", Msg(169), One, OMITEMPTY | POINTER),
+        f(2, "httpGet", Msg(183), One, OMITEMPTY | POINTER),
+        f(3, "tcpSocket", Msg(313), One, OMITEMPTY | POINTER),
+        f(4, "grpc", Msg(179), One, OMITEMPTY | POINTER),
     ] },
-    // 262: core.v1.ProjectedVolumeSource
+    // 267: core.v1.ProjectedVolumeSource
     Message { fields: &[
-        f(1, "sources", Msg(320), Repeated, 0),
+        f(1, "sources", Msg(325), Repeated, 0),
         f(2, "defaultMode", Int32, One, OMITEMPTY | POINTER),
     ] },
-    // 263: core.v1.QuobyteVolumeSource
+    // 268: core.v1.QuobyteVolumeSource
     Message { fields: &[
         f(1, "registry", String, One, 0),
         f(2, "volume", String, One, 0),
@@ -1862,7 +1898,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(5, "group", String, One, OMITEMPTY),
         f(6, "tenant", String, One, OMITEMPTY),
     ] },
-    // 264: core.v1.RBDPersistentVolumeSource
+    // 269: core.v1.RBDPersistentVolumeSource
     Message { fields: &[
         f(1, "monitors", String, Repeated, 0),
         f(2, "image", String, One, 0),
@@ -1870,10 +1906,10 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "pool", String, One, OMITEMPTY),
         f(5, "user", String, One, OMITEMPTY),
         f(6, "keyring", String, One, OMITEMPTY),
-        f(7, "secretRef", Msg(291), One, OMITEMPTY | POINTER),
+        f(7, "secretRef", Msg(296), One, OMITEMPTY | POINTER),
         f(8, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 265: core.v1.RBDVolumeSource
+    // 270: core.v1.RBDVolumeSource
     Message { fields: &[
         f(1, "monitors", String, Repeated, 0),
         f(2, "image", String, One, 0),
@@ -1881,16 +1917,16 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "pool", String, One, OMITEMPTY),
         f(5, "user", String, One, OMITEMPTY),
         f(6, "keyring", String, One, OMITEMPTY),
-        f(7, "secretRef", Msg(193), One, OMITEMPTY | POINTER),
+        f(7, "secretRef", Msg(198), One, OMITEMPTY | POINTER),
         f(8, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 266: core.v1.ReplicationController
+    // 271: core.v1.ReplicationController
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(269), One, OMITEMPTY),
-        f(3, "status", Msg(270), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(274), One, OMITEMPTY),
+        f(3, "status", Msg(275), One, OMITEMPTY),
     ] },
-    // 267: core.v1.ReplicationControllerCondition
+    // 272: core.v1.ReplicationControllerCondition
     Message { fields: &[
         f(1, "type", String, One, 0),
         f(2, "status", String, One, 0),
@@ -1898,81 +1934,81 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "reason", String, One, OMITEMPTY),
         f(5, "message", String, One, OMITEMPTY),
     ] },
-    // 268: core.v1.ReplicationControllerList
+    // 273: core.v1.ReplicationControllerList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(266), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(271), Repeated, 0),
     ] },
-    // 269: core.v1.ReplicationControllerSpec
+    // 274: core.v1.ReplicationControllerSpec
     Message { fields: &[
         f(1, "replicas", Int32, One, OMITEMPTY | POINTER),
         f(2, "selector", String, Map, OMITEMPTY),
-        f(3, "template", Msg(256), One, OMITEMPTY | POINTER),
+        f(3, "template", Msg(261), One, OMITEMPTY | POINTER),
         f(4, "minReadySeconds", Int32, One, OMITEMPTY),
     ] },
-    // 270: core.v1.ReplicationControllerStatus
+    // 275: core.v1.ReplicationControllerStatus
     Message { fields: &[
         f(1, "replicas", Int32, One, 0),
         f(2, "fullyLabeledReplicas", Int32, One, OMITEMPTY),
         f(3, "observedGeneration", Int64, One, OMITEMPTY),
         f(4, "readyReplicas", Int32, One, OMITEMPTY),
         f(5, "availableReplicas", Int32, One, OMITEMPTY),
-        f(6, "conditions", Msg(267), Repeated, OMITEMPTY),
+        f(6, "conditions", Msg(272), Repeated, OMITEMPTY),
     ] },
-    // 271: core.v1.ResourceClaim
+    // 276: core.v1.ResourceClaim
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "request", String, One, OMITEMPTY),
     ] },
-    // 272: core.v1.ResourceFieldSelector
+    // 277: core.v1.ResourceFieldSelector
     Message { fields: &[
         f(1, "containerName", String, One, OMITEMPTY),
         f(2, "resource", String, One, 0),
         f(3, "divisor", Quantity, One, OMITEMPTY),
     ] },
-    // 273: core.v1.ResourceHealth
+    // 278: core.v1.ResourceHealth
     Message { fields: &[
         f(1, "resourceID", String, One, 0),
         f(2, "health", String, One, OMITEMPTY),
     ] },
-    // 274: core.v1.ResourceQuota
+    // 279: core.v1.ResourceQuota
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(276), One, OMITEMPTY),
-        f(3, "status", Msg(277), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(281), One, OMITEMPTY),
+        f(3, "status", Msg(282), One, OMITEMPTY),
     ] },
-    // 275: core.v1.ResourceQuotaList
+    // 280: core.v1.ResourceQuotaList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(274), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(279), Repeated, 0),
     ] },
-    // 276: core.v1.ResourceQuotaSpec
+    // 281: core.v1.ResourceQuotaSpec
     Message { fields: &[
         f(1, "hard", Quantity, Map, OMITEMPTY),
         f(2, "scopes", String, Repeated, OMITEMPTY),
-        f(3, "scopeSelector", Msg(282), One, OMITEMPTY | POINTER),
+        f(3, "scopeSelector", Msg(287), One, OMITEMPTY | POINTER),
     ] },
-    // 277: core.v1.ResourceQuotaStatus
+    // 282: core.v1.ResourceQuotaStatus
     Message { fields: &[
         f(1, "hard", Quantity, Map, OMITEMPTY),
         f(2, "used", Quantity, Map, OMITEMPTY),
     ] },
-    // 278: core.v1.ResourceRequirements
+    // 283: core.v1.ResourceRequirements
     Message { fields: &[
         f(1, "limits", Quantity, Map, OMITEMPTY),
         f(2, "requests", Quantity, Map, OMITEMPTY),
-        f(3, "claims", Msg(271), Repeated, OMITEMPTY),
+        f(3, "claims", Msg(276), Repeated, OMITEMPTY),
     ] },
-    // 279: core.v1.ResourceStatus
+    // 284: core.v1.ResourceStatus
     Message { fields: &[
         f(1, "name", String, One, 0),
-        f(2, "resources", Msg(273), Repeated, OMITEMPTY),
+        f(2, "resources", Msg(278), Repeated, OMITEMPTY),
     ] },
-    // 280: core.v1.ScaleIOPersistentVolumeSource
+    // 285: core.v1.ScaleIOPersistentVolumeSource
     Message { fields: &[
         f(1, "gateway", String, One, 0),
         f(2, "system", String, One, 0),
-        f(3, "secretRef", Msg(291), One, POINTER),
+        f(3, "secretRef", Msg(296), One, POINTER),
         f(4, "sslEnabled", Bool, One, OMITEMPTY),
         f(5, "protectionDomain", String, One, OMITEMPTY),
         f(6, "storagePool", String, One, OMITEMPTY),
@@ -1981,11 +2017,11 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(9, "fsType", String, One, OMITEMPTY),
         f(10, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 281: core.v1.ScaleIOVolumeSource
+    // 286: core.v1.ScaleIOVolumeSource
     Message { fields: &[
         f(1, "gateway", String, One, 0),
         f(2, "system", String, One, 0),
-        f(3, "secretRef", Msg(193), One, POINTER),
+        f(3, "secretRef", Msg(198), One, POINTER),
         f(4, "sslEnabled", Bool, One, OMITEMPTY),
         f(5, "protectionDomain", String, One, OMITEMPTY),
         f(6, "storagePool", String, One, OMITEMPTY),
@@ -1994,115 +2030,115 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(9, "fsType", String, One, OMITEMPTY),
         f(10, "readOnly", Bool, One, OMITEMPTY),
     ] },
-    // 282: core.v1.ScopeSelector
+    // 287: core.v1.ScopeSelector
     Message { fields: &[
-        f(1, "matchExpressions", Msg(283), Repeated, OMITEMPTY),
+        f(1, "matchExpressions", Msg(288), Repeated, OMITEMPTY),
     ] },
-    // 283: core.v1.ScopedResourceSelectorRequirement
+    // 288: core.v1.ScopedResourceSelectorRequirement
     Message { fields: &[
         f(1, "scopeName", String, One, 0),
         f(2, "operator", String, One, 0),
         f(3, "values", String, Repeated, OMITEMPTY),
     ] },
-    // 284: core.v1.SELinuxOptions
+    // 289: core.v1.SELinuxOptions
     Message { fields: &[
         f(1, "user", String, One, OMITEMPTY),
         f(2, "role", String, One, OMITEMPTY),
         f(3, "type", String, One, OMITEMPTY),
         f(4, "level", String, One, OMITEMPTY),
     ] },
-    // 285: core.v1.SeccompProfile
+    // 290: core.v1.SeccompProfile
     Message { fields: &[
         f(1, "type", String, One, 0),
         f(2, "localhostProfile", String, One, OMITEMPTY | POINTER),
     ] },
-    // 286: core.v1.Secret
+    // 291: core.v1.Secret
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "data", Bytes, Map, OMITEMPTY),
         f(3, "type", String, One, OMITEMPTY),
         f(4, "stringData", String, Map, OMITEMPTY),
         f(5, "immutable", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 287: core.v1.SecretEnvSource
+    // 292: core.v1.SecretEnvSource
     Message { fields: &[
-        f(1, "", Msg(193), One, INLINE),
+        f(1, "", Msg(198), One, INLINE),
         f(2, "optional", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 288: core.v1.SecretKeySelector
+    // 293: core.v1.SecretKeySelector
     Message { fields: &[
-        f(1, "", Msg(193), One, INLINE),
+        f(1, "", Msg(198), One, INLINE),
         f(2, "key", String, One, 0),
         f(3, "optional", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 289: core.v1.SecretList
+    // 294: core.v1.SecretList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(286), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(291), Repeated, 0),
     ] },
-    // 290: core.v1.SecretProjection
+    // 295: core.v1.SecretProjection
     Message { fields: &[
-        f(1, "", Msg(193), One, INLINE),
-        f(2, "items", Msg(183), Repeated, OMITEMPTY),
+        f(1, "", Msg(198), One, INLINE),
+        f(2, "items", Msg(188), Repeated, OMITEMPTY),
         f(4, "optional", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 291: core.v1.SecretReference
+    // 296: core.v1.SecretReference
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY),
         f(2, "namespace", String, One, OMITEMPTY),
     ] },
-    // 292: core.v1.SecretVolumeSource
+    // 297: core.v1.SecretVolumeSource
     Message { fields: &[
         f(1, "secretName", String, One, OMITEMPTY),
-        f(2, "items", Msg(183), Repeated, OMITEMPTY),
+        f(2, "items", Msg(188), Repeated, OMITEMPTY),
         f(3, "defaultMode", Int32, One, OMITEMPTY | POINTER),
         f(4, "optional", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 293: core.v1.SecurityContext
+    // 298: core.v1.SecurityContext
     Message { fields: &[
-        f(1, "capabilities", Msg(117), One, OMITEMPTY | POINTER),
+        f(1, "capabilities", Msg(122), One, OMITEMPTY | POINTER),
         f(2, "privileged", Bool, One, OMITEMPTY | POINTER),
-        f(3, "seLinuxOptions", Msg(284), One, OMITEMPTY | POINTER),
+        f(3, "seLinuxOptions", Msg(289), One, OMITEMPTY | POINTER),
         f(4, "runAsUser", Int64, One, OMITEMPTY | POINTER),
         f(5, "runAsNonRoot", Bool, One, OMITEMPTY | POINTER),
         f(6, "readOnlyRootFilesystem", Bool, One, OMITEMPTY | POINTER),
         f(7, "allowPrivilegeEscalation", Bool, One, OMITEMPTY | POINTER),
         f(8, "runAsGroup", Int64, One, OMITEMPTY | POINTER),
         f(9, "procMount", String, One, OMITEMPTY | POINTER),
-        f(10, "windowsOptions", Msg(325), One, OMITEMPTY | POINTER),
-        f(11, "seccompProfile", Msg(285), One, OMITEMPTY | POINTER),
-        f(12, "appArmorProfile", Msg(108), One, OMITEMPTY | POINTER),
+        f(10, "windowsOptions", Msg(330), One, OMITEMPTY | POINTER),
+        f(11, "seccompProfile", Msg(290), One, OMITEMPTY | POINTER),
+        f(12, "appArmorProfile", Msg(113), One, OMITEMPTY | POINTER),
     ] },
-    // 294: core.v1.Service
+    // 299: core.v1.Service
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(300), One, OMITEMPTY),
-        f(3, "status", Msg(301), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(305), One, OMITEMPTY),
+        f(3, "status", Msg(306), One, OMITEMPTY),
     ] },
-    // 295: core.v1.ServiceAccount
+    // 300: core.v1.ServiceAccount
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "secrets", Msg(221), Repeated, OMITEMPTY),
-        f(3, "imagePullSecrets", Msg(193), Repeated, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "secrets", Msg(226), Repeated, OMITEMPTY),
+        f(3, "imagePullSecrets", Msg(198), Repeated, OMITEMPTY),
         f(4, "automountServiceAccountToken", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 296: core.v1.ServiceAccountList
+    // 301: core.v1.ServiceAccountList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(295), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(300), Repeated, 0),
     ] },
-    // 297: core.v1.ServiceAccountTokenProjection
+    // 302: core.v1.ServiceAccountTokenProjection
     Message { fields: &[
         f(1, "audience", String, One, OMITEMPTY),
         f(2, "expirationSeconds", Int64, One, OMITEMPTY | POINTER),
         f(3, "path", String, One, 0),
     ] },
-    // 298: core.v1.ServiceList
+    // 303: core.v1.ServiceList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(294), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(299), Repeated, 0),
     ] },
-    // 299: core.v1.ServicePort
+    // 304: core.v1.ServicePort
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY),
         f(2, "protocol", String, One, OMITEMPTY),
@@ -2111,9 +2147,9 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(5, "nodePort", Int32, One, OMITEMPTY),
         f(6, "appProtocol", String, One, OMITEMPTY | POINTER),
     ] },
-    // 300: core.v1.ServiceSpec
+    // 305: core.v1.ServiceSpec
     Message { fields: &[
-        f(1, "ports", Msg(299), Repeated, OMITEMPTY),
+        f(1, "ports", Msg(304), Repeated, OMITEMPTY),
         f(2, "selector", String, Map, OMITEMPTY),
         f(3, "clusterIP", String, One, OMITEMPTY),
         f(4, "type", String, One, OMITEMPTY),
@@ -2125,7 +2161,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(11, "externalTrafficPolicy", String, One, OMITEMPTY),
         f(12, "healthCheckNodePort", Int32, One, OMITEMPTY),
         f(13, "publishNotReadyAddresses", Bool, One, OMITEMPTY),
-        f(14, "sessionAffinityConfig", Msg(302), One, OMITEMPTY | POINTER),
+        f(14, "sessionAffinityConfig", Msg(307), One, OMITEMPTY | POINTER),
         f(17, "ipFamilyPolicy", String, One, OMITEMPTY | POINTER),
         f(18, "clusterIPs", String, Repeated, OMITEMPTY),
         f(19, "ipFamilies", String, Repeated, OMITEMPTY),
@@ -2134,53 +2170,53 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(22, "internalTrafficPolicy", String, One, OMITEMPTY | POINTER),
         f(23, "trafficDistribution", String, One, OMITEMPTY | POINTER),
     ] },
-    // 301: core.v1.ServiceStatus
+    // 306: core.v1.ServiceStatus
     Message { fields: &[
-        f(1, "loadBalancer", Msg(192), One, OMITEMPTY),
-        f(2, "conditions", Msg(338), Repeated, OMITEMPTY),
+        f(1, "loadBalancer", Msg(197), One, OMITEMPTY),
+        f(2, "conditions", Msg(343), Repeated, OMITEMPTY),
     ] },
-    // 302: core.v1.SessionAffinityConfig
+    // 307: core.v1.SessionAffinityConfig
     Message { fields: &[
-        f(1, "clientIP", Msg(122), One, OMITEMPTY | POINTER),
+        f(1, "clientIP", Msg(127), One, OMITEMPTY | POINTER),
     ] },
-    // 303: core.v1.SleepAction
+    // 308: core.v1.SleepAction
     Message { fields: &[
         f(1, "seconds", Int64, One, 0),
     ] },
-    // 304: core.v1.StorageOSPersistentVolumeSource
+    // 309: core.v1.StorageOSPersistentVolumeSource
     Message { fields: &[
         f(1, "volumeName", String, One, OMITEMPTY),
         f(2, "volumeNamespace", String, One, OMITEMPTY),
         f(3, "fsType", String, One, OMITEMPTY),
         f(4, "readOnly", Bool, One, OMITEMPTY),
-        f(5, "secretRef", Msg(221), One, OMITEMPTY | POINTER),
+        f(5, "secretRef", Msg(226), One, OMITEMPTY | POINTER),
     ] },
-    // 305: core.v1.StorageOSVolumeSource
+    // 310: core.v1.StorageOSVolumeSource
     Message { fields: &[
         f(1, "volumeName", String, One, OMITEMPTY),
         f(2, "volumeNamespace", String, One, OMITEMPTY),
         f(3, "fsType", String, One, OMITEMPTY),
         f(4, "readOnly", Bool, One, OMITEMPTY),
-        f(5, "secretRef", Msg(193), One, OMITEMPTY | POINTER),
+        f(5, "secretRef", Msg(198), One, OMITEMPTY | POINTER),
     ] },
-    // 306: core.v1.Sysctl
+    // 311: core.v1.Sysctl
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "value", String, One, 0),
     ] },
-    // 307: core.v1.Taint
+    // 312: core.v1.Taint
     Message { fields: &[
         f(1, "key", String, One, 0),
         f(2, "value", String, One, OMITEMPTY),
         f(3, "effect", String, One, 0),
         f(4, "timeAdded", Time, One, OMITEMPTY | POINTER),
     ] },
-    // 308: core.v1.TCPSocketAction
+    // 313: core.v1.TCPSocketAction
     Message { fields: &[
         f(1, "port", IntOrString, One, 0),
         f(2, "host", String, One, OMITEMPTY),
     ] },
-    // 309: core.v1.Toleration
+    // 314: core.v1.Toleration
     Message { fields: &[
         f(1, "key", String, One, OMITEMPTY),
         f(2, "operator", String, One, OMITEMPTY),
@@ -2188,50 +2224,50 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "effect", String, One, OMITEMPTY),
         f(5, "tolerationSeconds", Int64, One, OMITEMPTY | POINTER),
     ] },
-    // 310: core.v1.TopologySelectorLabelRequirement
+    // 315: core.v1.TopologySelectorLabelRequirement
     Message { fields: &[
         f(1, "key", String, One, 0),
         f(2, "values", String, Repeated, 0),
     ] },
-    // 311: core.v1.TopologySelectorTerm
+    // 316: core.v1.TopologySelectorTerm
     Message { fields: &[
-        f(1, "matchLabelExpressions", Msg(310), Repeated, OMITEMPTY),
+        f(1, "matchLabelExpressions", Msg(315), Repeated, OMITEMPTY),
     ] },
-    // 312: core.v1.TopologySpreadConstraint
+    // 317: core.v1.TopologySpreadConstraint
     Message { fields: &[
         f(1, "maxSkew", Int32, One, 0),
         f(2, "topologyKey", String, One, 0),
         f(3, "whenUnsatisfiable", String, One, 0),
-        f(4, "labelSelector", Msg(341), One, OMITEMPTY | POINTER),
+        f(4, "labelSelector", Msg(346), One, OMITEMPTY | POINTER),
         f(5, "minDomains", Int32, One, OMITEMPTY | POINTER),
         f(6, "nodeAffinityPolicy", String, One, OMITEMPTY | POINTER),
         f(7, "nodeTaintsPolicy", String, One, OMITEMPTY | POINTER),
         f(8, "matchLabelKeys", String, Repeated, OMITEMPTY),
     ] },
-    // 313: core.v1.TypedLocalObjectReference
+    // 318: core.v1.TypedLocalObjectReference
     Message { fields: &[
         f(1, "apiGroup", String, One, POINTER),
         f(2, "kind", String, One, 0),
         f(3, "name", String, One, 0),
     ] },
-    // 314: core.v1.TypedObjectReference
+    // 319: core.v1.TypedObjectReference
     Message { fields: &[
         f(1, "apiGroup", String, One, POINTER),
         f(2, "kind", String, One, 0),
         f(3, "name", String, One, 0),
         f(4, "namespace", String, One, OMITEMPTY | POINTER),
     ] },
-    // 315: core.v1.Volume
+    // 320: core.v1.Volume
     Message { fields: &[
         f(1, "name", String, One, 0),
-        f(2, "", Msg(322), One, INLINE),
+        f(2, "", Msg(327), One, INLINE),
     ] },
-    // 316: core.v1.VolumeDevice
+    // 321: core.v1.VolumeDevice
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "devicePath", String, One, 0),
     ] },
-    // 317: core.v1.VolumeMount
+    // 322: core.v1.VolumeMount
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "readOnly", Bool, One, OMITEMPTY),
@@ -2241,167 +2277,167 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "subPathExpr", String, One, OMITEMPTY),
         f(7, "recursiveReadOnly", String, One, OMITEMPTY | POINTER),
     ] },
-    // 318: core.v1.VolumeMountStatus
+    // 323: core.v1.VolumeMountStatus
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "mountPath", String, One, 0),
         f(3, "readOnly", Bool, One, OMITEMPTY),
         f(4, "recursiveReadOnly", String, One, OMITEMPTY | POINTER),
     ] },
-    // 319: core.v1.VolumeNodeAffinity
+    // 324: core.v1.VolumeNodeAffinity
     Message { fields: &[
-        f(1, "required", Msg(213), One, OMITEMPTY | POINTER),
+        f(1, "required", Msg(218), One, OMITEMPTY | POINTER),
     ] },
-    // 320: core.v1.VolumeProjection
+    // 325: core.v1.VolumeProjection
     Message { fields: &[
-        f(1, "secret", Msg(290), One, OMITEMPTY | POINTER),
-        f(2, "downwardAPI", Msg(145), One, OMITEMPTY | POINTER),
-        f(3, "configMap", Msg(129), One, OMITEMPTY | POINTER),
-        f(4, "serviceAccountToken", Msg(297), One, OMITEMPTY | POINTER),
-        f(5, "clusterTrustBundle", Msg(123), One, OMITEMPTY | POINTER),
-        f(6, "podCertificate", Msg(239), One, OMITEMPTY | POINTER),
+        f(1, "secret", Msg(295), One, OMITEMPTY | POINTER),
+        f(2, "downwardAPI", Msg(150), One, OMITEMPTY | POINTER),
+        f(3, "configMap", Msg(134), One, OMITEMPTY | POINTER),
+        f(4, "serviceAccountToken", Msg(302), One, OMITEMPTY | POINTER),
+        f(5, "clusterTrustBundle", Msg(128), One, OMITEMPTY | POINTER),
+        f(6, "podCertificate", Msg(244), One, OMITEMPTY | POINTER),
     ] },
-    // 321: core.v1.VolumeResourceRequirements
+    // 326: core.v1.VolumeResourceRequirements
     Message { fields: &[
         f(1, "limits", Quantity, Map, OMITEMPTY),
         f(2, "requests", Quantity, Map, OMITEMPTY),
     ] },
-    // 322: core.v1.VolumeSource
+    // 327: core.v1.VolumeSource
     Message { fields: &[
-        f(1, "hostPath", Msg(177), One, OMITEMPTY | POINTER),
-        f(2, "emptyDir", Msg(148), One, OMITEMPTY | POINTER),
-        f(3, "gcePersistentDisk", Msg(170), One, OMITEMPTY | POINTER),
-        f(4, "awsElasticBlockStore", Msg(110), One, OMITEMPTY | POINTER),
-        f(5, "gitRepo", Msg(171), One, OMITEMPTY | POINTER),
-        f(6, "secret", Msg(292), One, OMITEMPTY | POINTER),
-        f(7, "nfs", Msg(201), One, OMITEMPTY | POINTER),
-        f(8, "iscsi", Msg(182), One, OMITEMPTY | POINTER),
-        f(9, "glusterfs", Msg(173), One, OMITEMPTY | POINTER),
-        f(10, "persistentVolumeClaim", Msg(229), One, OMITEMPTY | POINTER),
-        f(11, "rbd", Msg(265), One, OMITEMPTY | POINTER),
-        f(12, "flexVolume", Msg(168), One, OMITEMPTY | POINTER),
-        f(13, "cinder", Msg(121), One, OMITEMPTY | POINTER),
-        f(14, "cephfs", Msg(119), One, OMITEMPTY | POINTER),
-        f(15, "flocker", Msg(169), One, OMITEMPTY | POINTER),
-        f(16, "downwardAPI", Msg(147), One, OMITEMPTY | POINTER),
-        f(17, "fc", Msg(165), One, OMITEMPTY | POINTER),
-        f(18, "azureFile", Msg(113), One, OMITEMPTY | POINTER),
-        f(19, "configMap", Msg(130), One, OMITEMPTY | POINTER),
-        f(20, "vsphereVolume", Msg(323), One, OMITEMPTY | POINTER),
-        f(21, "quobyte", Msg(263), One, OMITEMPTY | POINTER),
-        f(22, "azureDisk", Msg(111), One, OMITEMPTY | POINTER),
-        f(23, "photonPersistentDisk", Msg(234), One, OMITEMPTY | POINTER),
-        f(24, "portworxVolume", Msg(258), One, OMITEMPTY | POINTER),
-        f(25, "scaleIO", Msg(281), One, OMITEMPTY | POINTER),
-        f(26, "projected", Msg(262), One, OMITEMPTY | POINTER),
-        f(27, "storageos", Msg(305), One, OMITEMPTY | POINTER),
-        f(28, "csi", Msg(116), One, OMITEMPTY | POINTER),
-        f(29, "ephemeral", Msg(159), One, OMITEMPTY | POINTER),
-        f(30, "image", Msg(180), One, OMITEMPTY | POINTER),
+        f(1, "hostPath", Msg(182), One, OMITEMPTY | POINTER),
+        f(2, "emptyDir", Msg(153), One, OMITEMPTY | POINTER),
+        f(3, "gcePersistentDisk", Msg(175), One, OMITEMPTY | POINTER),
+        f(4, "awsElasticBlockStore", Msg(115), One, OMITEMPTY | POINTER),
+        f(5, "gitRepo", Msg(176), One, OMITEMPTY | POINTER),
+        f(6, "secret", Msg(297), One, OMITEMPTY | POINTER),
+        f(7, "nfs", Msg(206), One, OMITEMPTY | POINTER),
+        f(8, "iscsi", Msg(187), One, OMITEMPTY | POINTER),
+        f(9, "glusterfs", Msg(178), One, OMITEMPTY | POINTER),
+        f(10, "persistentVolumeClaim", Msg(234), One, OMITEMPTY | POINTER),
+        f(11, "rbd", Msg(270), One, OMITEMPTY | POINTER),
+        f(12, "flexVolume", Msg(173), One, OMITEMPTY | POINTER),
+        f(13, "cinder", Msg(126), One, OMITEMPTY | POINTER),
+        f(14, "cephfs", Msg(124), One, OMITEMPTY | POINTER),
+        f(15, "flocker", Msg(174), One, OMITEMPTY | POINTER),
+        f(16, "downwardAPI", Msg(152), One, OMITEMPTY | POINTER),
+        f(17, "fc", Msg(170), One, OMITEMPTY | POINTER),
+        f(18, "azureFile", Msg(118), One, OMITEMPTY | POINTER),
+        f(19, "configMap", Msg(135), One, OMITEMPTY | POINTER),
+        f(20, "vsphereVolume", Msg(328), One, OMITEMPTY | POINTER),
+        f(21, "quobyte", Msg(268), One, OMITEMPTY | POINTER),
+        f(22, "azureDisk", Msg(116), One, OMITEMPTY | POINTER),
+        f(23, "photonPersistentDisk", Msg(239), One, OMITEMPTY | POINTER),
+        f(24, "portworxVolume", Msg(263), One, OMITEMPTY | POINTER),
+        f(25, "scaleIO", Msg(286), One, OMITEMPTY | POINTER),
+        f(26, "projected", Msg(267), One, OMITEMPTY | POINTER),
+        f(27, "storageos", Msg(310), One, OMITEMPTY | POINTER),
+        f(28, "csi", Msg(121), One, OMITEMPTY | POINTER),
+        f(29, "ephemeral", Msg(164), One, OMITEMPTY | POINTER),
+        f(30, "image", Msg(185), One, OMITEMPTY | POINTER),
     ] },
-    // 323: core.v1.VsphereVirtualDiskVolumeSource
+    // 328: core.v1.VsphereVirtualDiskVolumeSource
     Message { fields: &[
         f(1, "volumePath", String, One, 0),
         f(2, "fsType", String, One, OMITEMPTY),
         f(3, "storagePolicyName", String, One, OMITEMPTY),
         f(4, "storagePolicyID", String, One, OMITEMPTY),
     ] },
-    // 324: core.v1.WeightedPodAffinityTerm
+    // 329: core.v1.WeightedPodAffinityTerm
     Message { fields: &[
         f(1, "weight", Int32, One, 0),
-        f(2, "podAffinityTerm", Msg(237), One, 0),
+        f(2, "podAffinityTerm", Msg(242), One, 0),
     ] },
-    // 325: core.v1.WindowsSecurityContextOptions
+    // 330: core.v1.WindowsSecurityContextOptions
     Message { fields: &[
         f(1, "gmsaCredentialSpecName", String, One, OMITEMPTY | POINTER),
         f(2, "gmsaCredentialSpec", String, One, OMITEMPTY | POINTER),
         f(3, "runAsUserName", String, One, OMITEMPTY | POINTER),
         f(4, "hostProcess", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 326: core.v1.WorkloadReference
+    // 331: core.v1.WorkloadReference
     Message { fields: &[
         f(1, "name", String, One, 0),
         f(2, "podGroup", String, One, 0),
         f(3, "podGroupReplicaKey", String, One, OMITEMPTY),
     ] },
-    // 327: discovery.v1.Endpoint
+    // 332: discovery.v1.Endpoint
     Message { fields: &[
         f(1, "addresses", String, Repeated, 0),
-        f(2, "conditions", Msg(328), One, OMITEMPTY),
+        f(2, "conditions", Msg(333), One, OMITEMPTY),
         f(3, "hostname", String, One, OMITEMPTY | POINTER),
-        f(4, "targetRef", Msg(221), One, OMITEMPTY | POINTER),
+        f(4, "targetRef", Msg(226), One, OMITEMPTY | POINTER),
         f(5, "deprecatedTopology", String, Map, OMITEMPTY),
         f(6, "nodeName", String, One, OMITEMPTY | POINTER),
         f(7, "zone", String, One, OMITEMPTY | POINTER),
-        f(8, "hints", Msg(329), One, OMITEMPTY | POINTER),
+        f(8, "hints", Msg(334), One, OMITEMPTY | POINTER),
     ] },
-    // 328: discovery.v1.EndpointConditions
+    // 333: discovery.v1.EndpointConditions
     Message { fields: &[
         f(1, "ready", Bool, One, OMITEMPTY | POINTER),
         f(2, "serving", Bool, One, OMITEMPTY | POINTER),
         f(3, "terminating", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 329: discovery.v1.EndpointHints
+    // 334: discovery.v1.EndpointHints
     Message { fields: &[
-        f(1, "forZones", Msg(334), Repeated, OMITEMPTY),
-        f(2, "forNodes", Msg(333), Repeated, OMITEMPTY),
+        f(1, "forZones", Msg(339), Repeated, OMITEMPTY),
+        f(2, "forNodes", Msg(338), Repeated, OMITEMPTY),
     ] },
-    // 330: discovery.v1.EndpointPort
+    // 335: discovery.v1.EndpointPort
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY | POINTER),
         f(2, "protocol", String, One, OMITEMPTY | POINTER),
         f(3, "port", Int32, One, OMITEMPTY | POINTER),
         f(4, "appProtocol", String, One, OMITEMPTY | POINTER),
     ] },
-    // 331: discovery.v1.EndpointSlice
+    // 336: discovery.v1.EndpointSlice
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "endpoints", Msg(327), Repeated, 0),
-        f(3, "ports", Msg(330), Repeated, 0),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "endpoints", Msg(332), Repeated, 0),
+        f(3, "ports", Msg(335), Repeated, 0),
         f(4, "addressType", String, One, 0),
     ] },
-    // 332: discovery.v1.EndpointSliceList
+    // 337: discovery.v1.EndpointSliceList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(331), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(336), Repeated, 0),
     ] },
-    // 333: discovery.v1.ForNode
+    // 338: discovery.v1.ForNode
     Message { fields: &[
         f(1, "name", String, One, 0),
     ] },
-    // 334: discovery.v1.ForZone
+    // 339: discovery.v1.ForZone
     Message { fields: &[
         f(1, "name", String, One, 0),
     ] },
-    // 335: events.v1.Event
+    // 340: events.v1.Event
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, 0),
+        f(1, "metadata", Msg(350), One, 0),
         f(2, "eventTime", MicroTime, One, 0),
-        f(3, "series", Msg(337), One, OMITEMPTY | POINTER),
+        f(3, "series", Msg(342), One, OMITEMPTY | POINTER),
         f(4, "reportingController", String, One, OMITEMPTY),
         f(5, "reportingInstance", String, One, OMITEMPTY),
         f(6, "action", String, One, OMITEMPTY),
         f(7, "reason", String, One, OMITEMPTY),
-        f(8, "regarding", Msg(221), One, OMITEMPTY),
-        f(9, "related", Msg(221), One, OMITEMPTY | POINTER),
+        f(8, "regarding", Msg(226), One, OMITEMPTY),
+        f(9, "related", Msg(226), One, OMITEMPTY | POINTER),
         f(10, "note", String, One, OMITEMPTY),
         f(11, "type", String, One, OMITEMPTY),
-        f(12, "deprecatedSource", Msg(163), One, OMITEMPTY),
+        f(12, "deprecatedSource", Msg(168), One, OMITEMPTY),
         f(13, "deprecatedFirstTimestamp", Time, One, OMITEMPTY),
         f(14, "deprecatedLastTimestamp", Time, One, OMITEMPTY),
         f(15, "deprecatedCount", Int32, One, OMITEMPTY),
     ] },
-    // 336: events.v1.EventList
+    // 341: events.v1.EventList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(335), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(340), Repeated, 0),
     ] },
-    // 337: events.v1.EventSeries
+    // 342: events.v1.EventSeries
     Message { fields: &[
         f(1, "count", Int32, One, 0),
         f(2, "lastObservedTime", MicroTime, One, 0),
     ] },
-    // 338: meta.v1.Condition
+    // 343: meta.v1.Condition
     Message { fields: &[
         f(1, "type", String, One, 0),
         f(2, "status", String, One, 0),
@@ -2410,40 +2446,40 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(5, "reason", String, One, 0),
         f(6, "message", String, One, 0),
     ] },
-    // 339: meta.v1.DeleteOptions
+    // 344: meta.v1.DeleteOptions
     Message { fields: &[
         f(1, "gracePeriodSeconds", Int64, One, OMITEMPTY | POINTER),
-        f(2, "preconditions", Msg(347), One, OMITEMPTY | POINTER),
+        f(2, "preconditions", Msg(352), One, OMITEMPTY | POINTER),
         f(3, "orphanDependents", Bool, One, OMITEMPTY | POINTER),
         f(4, "propagationPolicy", String, One, OMITEMPTY | POINTER),
         f(5, "dryRun", String, Repeated, OMITEMPTY),
         f(6, "ignoreStoreReadErrorWithClusterBreakingPotential", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 340: meta.v1.FieldSelectorRequirement
+    // 345: meta.v1.FieldSelectorRequirement
     Message { fields: &[
         f(1, "key", String, One, 0),
         f(2, "operator", String, One, 0),
         f(3, "values", String, Repeated, OMITEMPTY),
     ] },
-    // 341: meta.v1.LabelSelector
+    // 346: meta.v1.LabelSelector
     Message { fields: &[
         f(1, "matchLabels", String, Map, OMITEMPTY),
-        f(2, "matchExpressions", Msg(342), Repeated, OMITEMPTY),
+        f(2, "matchExpressions", Msg(347), Repeated, OMITEMPTY),
     ] },
-    // 342: meta.v1.LabelSelectorRequirement
+    // 347: meta.v1.LabelSelectorRequirement
     Message { fields: &[
         f(1, "key", String, One, 0),
         f(2, "operator", String, One, 0),
         f(3, "values", String, Repeated, OMITEMPTY),
     ] },
-    // 343: meta.v1.ListMeta
+    // 348: meta.v1.ListMeta
     Message { fields: &[
         f(1, "selfLink", String, One, OMITEMPTY),
         f(2, "resourceVersion", String, One, OMITEMPTY),
         f(3, "continue", String, One, OMITEMPTY),
         f(4, "remainingItemCount", Int64, One, OMITEMPTY | POINTER),
     ] },
-    // 344: meta.v1.ManagedFieldsEntry
+    // 349: meta.v1.ManagedFieldsEntry
     Message { fields: &[
         f(1, "manager", String, One, OMITEMPTY),
         f(2, "operation", String, One, OMITEMPTY),
@@ -2453,7 +2489,7 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(7, "fieldsV1", FieldsV1, One, OMITEMPTY | POINTER),
         f(8, "subresource", String, One, OMITEMPTY),
     ] },
-    // 345: meta.v1.ObjectMeta
+    // 350: meta.v1.ObjectMeta
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY),
         f(2, "generateName", String, One, OMITEMPTY),
@@ -2467,11 +2503,11 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(10, "deletionGracePeriodSeconds", Int64, One, OMITEMPTY | POINTER),
         f(11, "labels", String, Map, OMITEMPTY),
         f(12, "annotations", String, Map, OMITEMPTY),
-        f(13, "ownerReferences", Msg(346), Repeated, OMITEMPTY),
+        f(13, "ownerReferences", Msg(351), Repeated, OMITEMPTY),
         f(14, "finalizers", String, Repeated, OMITEMPTY),
-        f(17, "managedFields", Msg(344), Repeated, OMITEMPTY),
+        f(17, "managedFields", Msg(349), Repeated, OMITEMPTY),
     ] },
-    // 346: meta.v1.OwnerReference
+    // 351: meta.v1.OwnerReference
     Message { fields: &[
         f(1, "kind", String, One, 0),
         f(3, "name", String, One, 0),
@@ -2480,67 +2516,67 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(6, "controller", Bool, One, OMITEMPTY | POINTER),
         f(7, "blockOwnerDeletion", Bool, One, OMITEMPTY | POINTER),
     ] },
-    // 347: meta.v1.Preconditions
+    // 352: meta.v1.Preconditions
     Message { fields: &[
         f(1, "uid", String, One, OMITEMPTY | POINTER),
         f(2, "resourceVersion", String, One, OMITEMPTY | POINTER),
     ] },
-    // 348: meta.v1.Status
+    // 353: meta.v1.Status
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
         f(2, "status", String, One, OMITEMPTY),
         f(3, "message", String, One, OMITEMPTY),
         f(4, "reason", String, One, OMITEMPTY),
-        f(5, "details", Msg(350), One, OMITEMPTY | POINTER),
+        f(5, "details", Msg(355), One, OMITEMPTY | POINTER),
         f(6, "code", Int32, One, OMITEMPTY),
     ] },
-    // 349: meta.v1.StatusCause
+    // 354: meta.v1.StatusCause
     Message { fields: &[
         f(1, "reason", String, One, OMITEMPTY),
         f(2, "message", String, One, OMITEMPTY),
         f(3, "field", String, One, OMITEMPTY),
     ] },
-    // 350: meta.v1.StatusDetails
+    // 355: meta.v1.StatusDetails
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY),
         f(2, "group", String, One, OMITEMPTY),
         f(3, "kind", String, One, OMITEMPTY),
-        f(4, "causes", Msg(349), Repeated, OMITEMPTY),
+        f(4, "causes", Msg(354), Repeated, OMITEMPTY),
         f(5, "retryAfterSeconds", Int32, One, OMITEMPTY),
         f(6, "uid", String, One, OMITEMPTY),
     ] },
-    // 351: networking.v1.HTTPIngressPath
+    // 356: networking.v1.HTTPIngressPath
     Message { fields: &[
         f(1, "path", String, One, OMITEMPTY),
-        f(2, "backend", Msg(354), One, 0),
+        f(2, "backend", Msg(359), One, 0),
         f(3, "pathType", String, One, POINTER),
     ] },
-    // 352: networking.v1.HTTPIngressRuleValue
+    // 357: networking.v1.HTTPIngressRuleValue
     Message { fields: &[
-        f(1, "paths", Msg(351), Repeated, 0),
+        f(1, "paths", Msg(356), Repeated, 0),
     ] },
-    // 353: networking.v1.Ingress
+    // 358: networking.v1.Ingress
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(366), One, OMITEMPTY),
-        f(3, "status", Msg(367), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(371), One, OMITEMPTY),
+        f(3, "status", Msg(372), One, OMITEMPTY),
     ] },
-    // 354: networking.v1.IngressBackend
+    // 359: networking.v1.IngressBackend
     Message { fields: &[
-        f(3, "resource", Msg(313), One, OMITEMPTY | POINTER),
-        f(4, "service", Msg(365), One, OMITEMPTY | POINTER),
+        f(3, "resource", Msg(318), One, OMITEMPTY | POINTER),
+        f(4, "service", Msg(370), One, OMITEMPTY | POINTER),
     ] },
-    // 355: networking.v1.IngressClass
+    // 360: networking.v1.IngressClass
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(358), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(363), One, OMITEMPTY),
     ] },
-    // 356: networking.v1.IngressClassList
+    // 361: networking.v1.IngressClassList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(355), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(360), Repeated, 0),
     ] },
-    // 357: networking.v1.IngressClassParametersReference
+    // 362: networking.v1.IngressClassParametersReference
     Message { fields: &[
         f(1, "apiGroup", String, One, OMITEMPTY | POINTER),
         f(2, "kind", String, One, 0),
@@ -2548,135 +2584,135 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "scope", String, One, POINTER),
         f(5, "namespace", String, One, OMITEMPTY | POINTER),
     ] },
-    // 358: networking.v1.IngressClassSpec
+    // 363: networking.v1.IngressClassSpec
     Message { fields: &[
         f(1, "controller", String, One, OMITEMPTY),
-        f(2, "parameters", Msg(357), One, OMITEMPTY | POINTER),
+        f(2, "parameters", Msg(362), One, OMITEMPTY | POINTER),
     ] },
-    // 359: networking.v1.IngressList
+    // 364: networking.v1.IngressList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(353), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(358), Repeated, 0),
     ] },
-    // 360: networking.v1.IngressLoadBalancerIngress
+    // 365: networking.v1.IngressLoadBalancerIngress
     Message { fields: &[
         f(1, "ip", String, One, OMITEMPTY),
         f(2, "hostname", String, One, OMITEMPTY),
-        f(4, "ports", Msg(362), Repeated, OMITEMPTY),
+        f(4, "ports", Msg(367), Repeated, OMITEMPTY),
     ] },
-    // 361: networking.v1.IngressLoadBalancerStatus
+    // 366: networking.v1.IngressLoadBalancerStatus
     Message { fields: &[
-        f(1, "ingress", Msg(360), Repeated, OMITEMPTY),
+        f(1, "ingress", Msg(365), Repeated, OMITEMPTY),
     ] },
-    // 362: networking.v1.IngressPortStatus
+    // 367: networking.v1.IngressPortStatus
     Message { fields: &[
         f(1, "port", Int32, One, 0),
         f(2, "protocol", String, One, 0),
         f(3, "error", String, One, OMITEMPTY | POINTER),
     ] },
-    // 363: networking.v1.IngressRule
+    // 368: networking.v1.IngressRule
     Message { fields: &[
         f(1, "host", String, One, OMITEMPTY),
-        f(2, "", Msg(364), One, INLINE),
+        f(2, "", Msg(369), One, INLINE),
     ] },
-    // 364: networking.v1.IngressRuleValue
+    // 369: networking.v1.IngressRuleValue
     Message { fields: &[
-        f(1, "http", Msg(352), One, OMITEMPTY | POINTER),
+        f(1, "http", Msg(357), One, OMITEMPTY | POINTER),
     ] },
-    // 365: networking.v1.IngressServiceBackend
+    // 370: networking.v1.IngressServiceBackend
     Message { fields: &[
         f(1, "name", String, One, 0),
-        f(2, "port", Msg(377), One, OMITEMPTY),
+        f(2, "port", Msg(382), One, OMITEMPTY),
     ] },
-    // 366: networking.v1.IngressSpec
+    // 371: networking.v1.IngressSpec
     Message { fields: &[
-        f(1, "defaultBackend", Msg(354), One, OMITEMPTY | POINTER),
-        f(2, "tls", Msg(368), Repeated, OMITEMPTY),
-        f(3, "rules", Msg(363), Repeated, OMITEMPTY),
+        f(1, "defaultBackend", Msg(359), One, OMITEMPTY | POINTER),
+        f(2, "tls", Msg(373), Repeated, OMITEMPTY),
+        f(3, "rules", Msg(368), Repeated, OMITEMPTY),
         f(4, "ingressClassName", String, One, OMITEMPTY | POINTER),
     ] },
-    // 367: networking.v1.IngressStatus
+    // 372: networking.v1.IngressStatus
     Message { fields: &[
-        f(1, "loadBalancer", Msg(361), One, OMITEMPTY),
+        f(1, "loadBalancer", Msg(366), One, OMITEMPTY),
     ] },
-    // 368: networking.v1.IngressTLS
+    // 373: networking.v1.IngressTLS
     Message { fields: &[
         f(1, "hosts", String, Repeated, OMITEMPTY),
         f(2, "secretName", String, One, OMITEMPTY),
     ] },
-    // 369: networking.v1.IPBlock
+    // 374: networking.v1.IPBlock
     Message { fields: &[
         f(1, "cidr", String, One, 0),
         f(2, "except", String, Repeated, OMITEMPTY),
     ] },
-    // 370: networking.v1.NetworkPolicy
+    // 375: networking.v1.NetworkPolicy
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(376), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(381), One, OMITEMPTY),
     ] },
-    // 371: networking.v1.NetworkPolicyEgressRule
+    // 376: networking.v1.NetworkPolicyEgressRule
     Message { fields: &[
-        f(1, "ports", Msg(375), Repeated, OMITEMPTY),
-        f(2, "to", Msg(374), Repeated, OMITEMPTY),
+        f(1, "ports", Msg(380), Repeated, OMITEMPTY),
+        f(2, "to", Msg(379), Repeated, OMITEMPTY),
     ] },
-    // 372: networking.v1.NetworkPolicyIngressRule
+    // 377: networking.v1.NetworkPolicyIngressRule
     Message { fields: &[
-        f(1, "ports", Msg(375), Repeated, OMITEMPTY),
-        f(2, "from", Msg(374), Repeated, OMITEMPTY),
+        f(1, "ports", Msg(380), Repeated, OMITEMPTY),
+        f(2, "from", Msg(379), Repeated, OMITEMPTY),
     ] },
-    // 373: networking.v1.NetworkPolicyList
+    // 378: networking.v1.NetworkPolicyList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(370), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(375), Repeated, 0),
     ] },
-    // 374: networking.v1.NetworkPolicyPeer
+    // 379: networking.v1.NetworkPolicyPeer
     Message { fields: &[
-        f(1, "podSelector", Msg(341), One, OMITEMPTY | POINTER),
-        f(2, "namespaceSelector", Msg(341), One, OMITEMPTY | POINTER),
-        f(3, "ipBlock", Msg(369), One, OMITEMPTY | POINTER),
+        f(1, "podSelector", Msg(346), One, OMITEMPTY | POINTER),
+        f(2, "namespaceSelector", Msg(346), One, OMITEMPTY | POINTER),
+        f(3, "ipBlock", Msg(374), One, OMITEMPTY | POINTER),
     ] },
-    // 375: networking.v1.NetworkPolicyPort
+    // 380: networking.v1.NetworkPolicyPort
     Message { fields: &[
         f(1, "protocol", String, One, OMITEMPTY | POINTER),
         f(2, "port", IntOrString, One, OMITEMPTY | POINTER),
         f(3, "endPort", Int32, One, OMITEMPTY | POINTER),
     ] },
-    // 376: networking.v1.NetworkPolicySpec
+    // 381: networking.v1.NetworkPolicySpec
     Message { fields: &[
-        f(1, "podSelector", Msg(341), One, 0),
-        f(2, "ingress", Msg(372), Repeated, OMITEMPTY),
-        f(3, "egress", Msg(371), Repeated, OMITEMPTY),
+        f(1, "podSelector", Msg(346), One, 0),
+        f(2, "ingress", Msg(377), Repeated, OMITEMPTY),
+        f(3, "egress", Msg(376), Repeated, OMITEMPTY),
         f(4, "policyTypes", String, Repeated, OMITEMPTY),
     ] },
-    // 377: networking.v1.ServiceBackendPort
+    // 382: networking.v1.ServiceBackendPort
     Message { fields: &[
         f(1, "name", String, One, OMITEMPTY),
         f(2, "number", Int32, One, OMITEMPTY),
     ] },
-    // 378: policy.v1.Eviction
+    // 383: policy.v1.Eviction
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "deleteOptions", Msg(339), One, OMITEMPTY | POINTER),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "deleteOptions", Msg(344), One, OMITEMPTY | POINTER),
     ] },
-    // 379: policy.v1.PodDisruptionBudget
+    // 384: policy.v1.PodDisruptionBudget
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "spec", Msg(381), One, OMITEMPTY),
-        f(3, "status", Msg(382), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "spec", Msg(386), One, OMITEMPTY),
+        f(3, "status", Msg(387), One, OMITEMPTY),
     ] },
-    // 380: policy.v1.PodDisruptionBudgetList
+    // 385: policy.v1.PodDisruptionBudgetList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(379), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(384), Repeated, 0),
     ] },
-    // 381: policy.v1.PodDisruptionBudgetSpec
+    // 386: policy.v1.PodDisruptionBudgetSpec
     Message { fields: &[
         f(1, "minAvailable", IntOrString, One, OMITEMPTY | POINTER),
-        f(2, "selector", Msg(341), One, OMITEMPTY | POINTER),
+        f(2, "selector", Msg(346), One, OMITEMPTY | POINTER),
         f(3, "maxUnavailable", IntOrString, One, OMITEMPTY | POINTER),
         f(4, "unhealthyPodEvictionPolicy", String, One, OMITEMPTY | POINTER),
     ] },
-    // 382: policy.v1.PodDisruptionBudgetStatus
+    // 387: policy.v1.PodDisruptionBudgetStatus
     Message { fields: &[
         f(1, "observedGeneration", Int64, One, OMITEMPTY),
         f(2, "disruptedPods", Time, Map, OMITEMPTY),
@@ -2684,35 +2720,35 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "currentHealthy", Int32, One, 0),
         f(5, "desiredHealthy", Int32, One, 0),
         f(6, "expectedPods", Int32, One, 0),
-        f(7, "conditions", Msg(338), Repeated, OMITEMPTY),
+        f(7, "conditions", Msg(343), Repeated, OMITEMPTY),
     ] },
-    // 383: rbac.v1.AggregationRule
+    // 388: rbac.v1.AggregationRule
     Message { fields: &[
-        f(1, "clusterRoleSelectors", Msg(341), Repeated, OMITEMPTY),
+        f(1, "clusterRoleSelectors", Msg(346), Repeated, OMITEMPTY),
     ] },
-    // 384: rbac.v1.ClusterRole
+    // 389: rbac.v1.ClusterRole
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "rules", Msg(388), Repeated, 0),
-        f(3, "aggregationRule", Msg(383), One, OMITEMPTY | POINTER),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "rules", Msg(393), Repeated, 0),
+        f(3, "aggregationRule", Msg(388), One, OMITEMPTY | POINTER),
     ] },
-    // 385: rbac.v1.ClusterRoleBinding
+    // 390: rbac.v1.ClusterRoleBinding
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "subjects", Msg(394), Repeated, OMITEMPTY),
-        f(3, "roleRef", Msg(393), One, 0),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "subjects", Msg(399), Repeated, OMITEMPTY),
+        f(3, "roleRef", Msg(398), One, 0),
     ] },
-    // 386: rbac.v1.ClusterRoleBindingList
+    // 391: rbac.v1.ClusterRoleBindingList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(385), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(390), Repeated, 0),
     ] },
-    // 387: rbac.v1.ClusterRoleList
+    // 392: rbac.v1.ClusterRoleList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(384), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(389), Repeated, 0),
     ] },
-    // 388: rbac.v1.PolicyRule
+    // 393: rbac.v1.PolicyRule
     Message { fields: &[
         f(1, "verbs", String, Repeated, 0),
         f(2, "apiGroups", String, Repeated, OMITEMPTY),
@@ -2720,105 +2756,105 @@ pub(crate) static MESSAGES: &[Message] = &[
         f(4, "resourceNames", String, Repeated, OMITEMPTY),
         f(5, "nonResourceURLs", String, Repeated, OMITEMPTY),
     ] },
-    // 389: rbac.v1.Role
+    // 394: rbac.v1.Role
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "rules", Msg(388), Repeated, 0),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "rules", Msg(393), Repeated, 0),
     ] },
-    // 390: rbac.v1.RoleBinding
+    // 395: rbac.v1.RoleBinding
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
-        f(2, "subjects", Msg(394), Repeated, OMITEMPTY),
-        f(3, "roleRef", Msg(393), One, 0),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
+        f(2, "subjects", Msg(399), Repeated, OMITEMPTY),
+        f(3, "roleRef", Msg(398), One, 0),
     ] },
-    // 391: rbac.v1.RoleBindingList
+    // 396: rbac.v1.RoleBindingList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(390), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(395), Repeated, 0),
     ] },
-    // 392: rbac.v1.RoleList
+    // 397: rbac.v1.RoleList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(389), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(394), Repeated, 0),
     ] },
-    // 393: rbac.v1.RoleRef
+    // 398: rbac.v1.RoleRef
     Message { fields: &[
         f(1, "apiGroup", String, One, 0),
         f(2, "kind", String, One, 0),
         f(3, "name", String, One, 0),
     ] },
-    // 394: rbac.v1.Subject
+    // 399: rbac.v1.Subject
     Message { fields: &[
         f(1, "kind", String, One, 0),
         f(2, "apiGroup", String, One, OMITEMPTY),
         f(3, "name", String, One, 0),
         f(4, "namespace", String, One, OMITEMPTY),
     ] },
-    // 395: scheduling.v1.PriorityClass
+    // 400: scheduling.v1.PriorityClass
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "value", Int32, One, 0),
         f(3, "globalDefault", Bool, One, OMITEMPTY),
         f(4, "description", String, One, OMITEMPTY),
         f(5, "preemptionPolicy", String, One, OMITEMPTY | POINTER),
     ] },
-    // 396: scheduling.v1.PriorityClassList
+    // 401: scheduling.v1.PriorityClassList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(395), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(400), Repeated, 0),
     ] },
-    // 397: storage.v1.StorageClass
+    // 402: storage.v1.StorageClass
     Message { fields: &[
-        f(1, "metadata", Msg(345), One, OMITEMPTY),
+        f(1, "metadata", Msg(350), One, OMITEMPTY),
         f(2, "provisioner", String, One, 0),
         f(3, "parameters", String, Map, OMITEMPTY),
         f(4, "reclaimPolicy", String, One, OMITEMPTY | POINTER),
         f(5, "mountOptions", String, Repeated, OMITEMPTY),
         f(6, "allowVolumeExpansion", Bool, One, OMITEMPTY | POINTER),
         f(7, "volumeBindingMode", String, One, OMITEMPTY | POINTER),
-        f(8, "allowedTopologies", Msg(311), Repeated, OMITEMPTY),
+        f(8, "allowedTopologies", Msg(316), Repeated, OMITEMPTY),
     ] },
-    // 398: storage.v1.StorageClassList
+    // 403: storage.v1.StorageClassList
     Message { fields: &[
-        f(1, "metadata", Msg(343), One, OMITEMPTY),
-        f(2, "items", Msg(397), Repeated, 0),
+        f(1, "metadata", Msg(348), One, OMITEMPTY),
+        f(2, "items", Msg(402), Repeated, 0),
     ] },
 ];
 
 /// The top-level kinds `decode`/`encode` accept, by apiVersion and kind.
 #[rustfmt::skip]
 pub(crate) static KINDS: &[Kind] = &[
-    Kind { api_version: "v1", kind: "Namespace", msg: 196 },
-    Kind { api_version: "v1", kind: "NamespaceList", msg: 198 },
-    Kind { api_version: "v1", kind: "ConfigMap", msg: 124 },
-    Kind { api_version: "v1", kind: "ConfigMapList", msg: 127 },
-    Kind { api_version: "v1", kind: "Secret", msg: 286 },
-    Kind { api_version: "v1", kind: "SecretList", msg: 289 },
-    Kind { api_version: "v1", kind: "Service", msg: 294 },
-    Kind { api_version: "v1", kind: "ServiceList", msg: 298 },
-    Kind { api_version: "v1", kind: "ServiceAccount", msg: 295 },
-    Kind { api_version: "v1", kind: "ServiceAccountList", msg: 296 },
-    Kind { api_version: "v1", kind: "Pod", msg: 235 },
-    Kind { api_version: "v1", kind: "PodList", msg: 245 },
-    Kind { api_version: "v1", kind: "ResourceQuota", msg: 274 },
-    Kind { api_version: "v1", kind: "ResourceQuotaList", msg: 275 },
-    Kind { api_version: "v1", kind: "Event", msg: 160 },
-    Kind { api_version: "v1", kind: "EventList", msg: 161 },
-    Kind { api_version: "v1", kind: "Node", msg: 202 },
-    Kind { api_version: "v1", kind: "NodeList", msg: 210 },
-    Kind { api_version: "v1", kind: "Endpoints", msg: 152 },
-    Kind { api_version: "v1", kind: "EndpointsList", msg: 153 },
-    Kind { api_version: "v1", kind: "PersistentVolumeClaim", msg: 223 },
-    Kind { api_version: "v1", kind: "PersistentVolumeClaimList", msg: 225 },
-    Kind { api_version: "v1", kind: "PersistentVolume", msg: 222 },
-    Kind { api_version: "v1", kind: "PersistentVolumeList", msg: 230 },
-    Kind { api_version: "v1", kind: "LimitRange", msg: 186 },
-    Kind { api_version: "v1", kind: "LimitRangeList", msg: 188 },
-    Kind { api_version: "v1", kind: "ReplicationController", msg: 266 },
-    Kind { api_version: "v1", kind: "ReplicationControllerList", msg: 268 },
-    Kind { api_version: "v1", kind: "Binding", msg: 114 },
-    Kind { api_version: "v1", kind: "PodTemplate", msg: 254 },
-    Kind { api_version: "v1", kind: "PodTemplateList", msg: 255 },
+    Kind { api_version: "v1", kind: "Namespace", msg: 201 },
+    Kind { api_version: "v1", kind: "NamespaceList", msg: 203 },
+    Kind { api_version: "v1", kind: "ConfigMap", msg: 129 },
+    Kind { api_version: "v1", kind: "ConfigMapList", msg: 132 },
+    Kind { api_version: "v1", kind: "Secret", msg: 291 },
+    Kind { api_version: "v1", kind: "SecretList", msg: 294 },
+    Kind { api_version: "v1", kind: "Service", msg: 299 },
+    Kind { api_version: "v1", kind: "ServiceList", msg: 303 },
+    Kind { api_version: "v1", kind: "ServiceAccount", msg: 300 },
+    Kind { api_version: "v1", kind: "ServiceAccountList", msg: 301 },
+    Kind { api_version: "v1", kind: "Pod", msg: 240 },
+    Kind { api_version: "v1", kind: "PodList", msg: 250 },
+    Kind { api_version: "v1", kind: "ResourceQuota", msg: 279 },
+    Kind { api_version: "v1", kind: "ResourceQuotaList", msg: 280 },
+    Kind { api_version: "v1", kind: "Event", msg: 165 },
+    Kind { api_version: "v1", kind: "EventList", msg: 166 },
+    Kind { api_version: "v1", kind: "Node", msg: 207 },
+    Kind { api_version: "v1", kind: "NodeList", msg: 215 },
+    Kind { api_version: "v1", kind: "Endpoints", msg: 157 },
+    Kind { api_version: "v1", kind: "EndpointsList", msg: 158 },
+    Kind { api_version: "v1", kind: "PersistentVolumeClaim", msg: 228 },
+    Kind { api_version: "v1", kind: "PersistentVolumeClaimList", msg: 230 },
+    Kind { api_version: "v1", kind: "PersistentVolume", msg: 227 },
+    Kind { api_version: "v1", kind: "PersistentVolumeList", msg: 235 },
+    Kind { api_version: "v1", kind: "LimitRange", msg: 191 },
+    Kind { api_version: "v1", kind: "LimitRangeList", msg: 193 },
+    Kind { api_version: "v1", kind: "ReplicationController", msg: 271 },
+    Kind { api_version: "v1", kind: "ReplicationControllerList", msg: 273 },
+    Kind { api_version: "v1", kind: "Binding", msg: 119 },
+    Kind { api_version: "v1", kind: "PodTemplate", msg: 259 },
+    Kind { api_version: "v1", kind: "PodTemplateList", msg: 260 },
     Kind { api_version: "apps/v1", kind: "Deployment", msg: 8 },
     Kind { api_version: "apps/v1", kind: "DeploymentList", msg: 10 },
     Kind { api_version: "apps/v1", kind: "ReplicaSet", msg: 14 },
@@ -2833,29 +2869,31 @@ pub(crate) static KINDS: &[Kind] = &[
     Kind { api_version: "batch/v1", kind: "JobList", msg: 93 },
     Kind { api_version: "batch/v1", kind: "CronJob", msg: 87 },
     Kind { api_version: "batch/v1", kind: "CronJobList", msg: 88 },
-    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "Role", msg: 389 },
-    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "RoleList", msg: 392 },
-    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", msg: 390 },
-    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "RoleBindingList", msg: 391 },
-    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", msg: 384 },
-    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleList", msg: 387 },
-    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", msg: 385 },
-    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBindingList", msg: 386 },
-    Kind { api_version: "policy/v1", kind: "PodDisruptionBudget", msg: 379 },
-    Kind { api_version: "policy/v1", kind: "PodDisruptionBudgetList", msg: 380 },
-    Kind { api_version: "policy/v1", kind: "Eviction", msg: 378 },
-    Kind { api_version: "scheduling.k8s.io/v1", kind: "PriorityClass", msg: 395 },
-    Kind { api_version: "scheduling.k8s.io/v1", kind: "PriorityClassList", msg: 396 },
-    Kind { api_version: "networking.k8s.io/v1", kind: "Ingress", msg: 353 },
-    Kind { api_version: "networking.k8s.io/v1", kind: "IngressList", msg: 359 },
-    Kind { api_version: "networking.k8s.io/v1", kind: "IngressClass", msg: 355 },
-    Kind { api_version: "networking.k8s.io/v1", kind: "IngressClassList", msg: 356 },
-    Kind { api_version: "networking.k8s.io/v1", kind: "NetworkPolicy", msg: 370 },
-    Kind { api_version: "networking.k8s.io/v1", kind: "NetworkPolicyList", msg: 373 },
-    Kind { api_version: "coordination.k8s.io/v1", kind: "Lease", msg: 104 },
-    Kind { api_version: "coordination.k8s.io/v1", kind: "LeaseList", msg: 105 },
-    Kind { api_version: "discovery.k8s.io/v1", kind: "EndpointSlice", msg: 331 },
-    Kind { api_version: "discovery.k8s.io/v1", kind: "EndpointSliceList", msg: 332 },
+    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "Role", msg: 394 },
+    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "RoleList", msg: 397 },
+    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", msg: 395 },
+    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "RoleBindingList", msg: 396 },
+    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "ClusterRole", msg: 389 },
+    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleList", msg: 392 },
+    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding", msg: 390 },
+    Kind { api_version: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBindingList", msg: 391 },
+    Kind { api_version: "policy/v1", kind: "PodDisruptionBudget", msg: 384 },
+    Kind { api_version: "policy/v1", kind: "PodDisruptionBudgetList", msg: 385 },
+    Kind { api_version: "policy/v1", kind: "Eviction", msg: 383 },
+    Kind { api_version: "scheduling.k8s.io/v1", kind: "PriorityClass", msg: 400 },
+    Kind { api_version: "scheduling.k8s.io/v1", kind: "PriorityClassList", msg: 401 },
+    Kind { api_version: "networking.k8s.io/v1", kind: "Ingress", msg: 358 },
+    Kind { api_version: "networking.k8s.io/v1", kind: "IngressList", msg: 364 },
+    Kind { api_version: "networking.k8s.io/v1", kind: "IngressClass", msg: 360 },
+    Kind { api_version: "networking.k8s.io/v1", kind: "IngressClassList", msg: 361 },
+    Kind { api_version: "networking.k8s.io/v1", kind: "NetworkPolicy", msg: 375 },
+    Kind { api_version: "networking.k8s.io/v1", kind: "NetworkPolicyList", msg: 378 },
+    Kind { api_version: "coordination.k8s.io/v1", kind: "Lease", msg: 109 },
+    Kind { api_version: "coordination.k8s.io/v1", kind: "LeaseList", msg: 110 },
+    Kind { api_version: "certificates.k8s.io/v1", kind: "CertificateSigningRequest", msg: 104 },
+    Kind { api_version: "certificates.k8s.io/v1", kind: "CertificateSigningRequestList", msg: 106 },
+    Kind { api_version: "discovery.k8s.io/v1", kind: "EndpointSlice", msg: 336 },
+    Kind { api_version: "discovery.k8s.io/v1", kind: "EndpointSliceList", msg: 337 },
     Kind { api_version: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", msg: 47 },
     Kind { api_version: "authorization.k8s.io/v1", kind: "SubjectAccessReview", msg: 51 },
     Kind { api_version: "authorization.k8s.io/v1", kind: "LocalSubjectAccessReview", msg: 42 },
@@ -2868,10 +2906,10 @@ pub(crate) static KINDS: &[Kind] = &[
     Kind { api_version: "autoscaling/v1", kind: "HorizontalPodAutoscalerList", msg: 57 },
     Kind { api_version: "autoscaling/v2", kind: "HorizontalPodAutoscaler", msg: 68 },
     Kind { api_version: "autoscaling/v2", kind: "HorizontalPodAutoscalerList", msg: 71 },
-    Kind { api_version: "storage.k8s.io/v1", kind: "StorageClass", msg: 397 },
-    Kind { api_version: "storage.k8s.io/v1", kind: "StorageClassList", msg: 398 },
-    Kind { api_version: "events.k8s.io/v1", kind: "Event", msg: 335 },
-    Kind { api_version: "events.k8s.io/v1", kind: "EventList", msg: 336 },
-    Kind { api_version: "meta.k8s.io/v1", kind: "DeleteOptions", msg: 339 },
-    Kind { api_version: "meta.k8s.io/v1", kind: "Status", msg: 348 },
+    Kind { api_version: "storage.k8s.io/v1", kind: "StorageClass", msg: 402 },
+    Kind { api_version: "storage.k8s.io/v1", kind: "StorageClassList", msg: 403 },
+    Kind { api_version: "events.k8s.io/v1", kind: "Event", msg: 340 },
+    Kind { api_version: "events.k8s.io/v1", kind: "EventList", msg: 341 },
+    Kind { api_version: "meta.k8s.io/v1", kind: "DeleteOptions", msg: 344 },
+    Kind { api_version: "meta.k8s.io/v1", kind: "Status", msg: 353 },
 ];

@@ -73,6 +73,7 @@ pub fn built_in() -> (Map<String, Value>, Vec<KindSchema>) {
         net::NetworkPolicy,
         disc::EndpointSlice,
         coord::Lease,
+        api::certificates::v1::CertificateSigningRequest,
         events::Event,
         policy::PodDisruptionBudget,
         asv1::HorizontalPodAutoscaler,

@@ -1,11 +1,14 @@
 //! The `krust` binary: parses the command line and wires components together. Nothing
 //! depends on this crate; every component lives in its own library.
 
+mod agent;
 mod auth;
 mod bench;
+mod bootstrap;
 mod duration;
 mod images;
 mod server;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +30,11 @@ struct Cli {
 enum Command {
     /// Run the control plane (API server and datastore).
     Server(Box<server::ServerArgs>),
+    /// Join a cluster with a join token and run this machine's node agent.
+    Agent(Box<agent::AgentArgs>),
+    /// Manage bootstrap tokens for joining agents (run on a server).
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Run a benchmark and print its results as JSON.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -54,6 +62,8 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Server(args) => runtime.block_on(server::run(*args)),
+        Command::Agent(args) => runtime.block_on(agent::run(*args)),
+        Command::Token(cmd) => runtime.block_on(token::run(cmd)),
         Command::Bench(cmd) => runtime.block_on(bench::run(cmd)),
         Command::Images(cmd) => runtime.block_on(images::run(cmd)),
     }

@@ -234,6 +234,7 @@ async fn run_components(
     args: &ServerArgs,
     kubeconfig: String,
     root_ca_pem: String,
+    ca_key_pem: String,
     shutdown: CancellationToken,
     agent_stopped: Arc<tokio::sync::Mutex<()>>,
 ) -> anyhow::Result<()> {
@@ -254,6 +255,7 @@ async fn run_components(
             .unwrap_or_else(|_| args.data_dir.join("storage")),
         cluster_cidr: args.cluster_cidr.clone(),
         node_cidr_mask_size: args.node_cidr_mask_size,
+        ca_key_pem: krust_controllers::Sensitive(ca_key_pem),
         ..Default::default()
     };
     let unknown = controller_config.unknown();
@@ -439,10 +441,14 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         std::fs::set_permissions(&store_path, std::fs::Permissions::from_mode(0o600))
             .with_context(|| format!("restricting {}", store_path.display()))?;
     }
+    // Bootstrap tokens are Secrets: read from the API server's cache once it exists.
+    let bootstrap_secrets = crate::auth::LateSecrets::default();
     let config = Config {
         listen: SocketAddr::new(args.bind_address, args.https_listen_port),
         tls: Some(pki.server_config().context("building TLS configuration")?),
-        authenticator: Arc::new(ClusterAuthenticator::new(tokens)),
+        authenticator: Arc::new(
+            ClusterAuthenticator::new(tokens).with_bootstrap_tokens(bootstrap_secrets.clone()),
+        ),
         advertise_address: None,
         service_ranges: service_ranges(&args)?,
         advertise_ip: advertise_ip(&args),
@@ -453,6 +459,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             request_header_ca_pem: pki.request_header_ca_pem().to_string(),
             client_ca_pem: pki.ca_pem().to_string(),
         }),
+        cacerts_pem: Some(pki.ca_pem().to_string()),
         build: BuildInfo {
             git_commit: env!("KRUST_GIT_COMMIT").to_string(),
             build_date: env!("KRUST_BUILD_DATE").to_string(),
@@ -461,6 +468,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     let server = ApiServer::new(config, store)
         .await
         .context("starting the API server")?;
+    bootstrap_secrets.connect(server.objects());
     // The kubeconfig exists before /readyz answers 200 (that happens in `run`).
     let url = server_url(args.bind_address, args.https_listen_port);
     let kubeconfig = pki.admin_kubeconfig(&url);
@@ -483,6 +491,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         &args,
         kubeconfig,
         pki.ca_pem().to_string(),
+        pki.ca_key_pem().to_string(),
         shutdown.clone(),
         agent_stopped.clone(),
     )

@@ -366,3 +366,49 @@ pub(super) fn api_service(svc: &Value, now: Timestamp) -> Vec<Value> {
         );
     vec![name(svc), s(service), s(available), age(svc, now)]
 }
+
+pub(super) const CSR: &[Column] = &[
+    Column::name(),
+    Column::age(),
+    Column::new("SignerName", "string", "The signer the request is addressed to."),
+    Column::new("Requestor", "string", "Who made the request."),
+    Column::new(
+        "RequestedDuration",
+        "string",
+        "The validity the request asks for.",
+    ),
+    Column::new(
+        "Condition",
+        "string",
+        "Approved or Denied, Failed, Issued; Pending when undecided.",
+    ),
+];
+
+pub(super) fn csr(csr: &Value, now: Timestamp) -> Vec<Value> {
+    let mut conditions: Vec<String> = list(csr, &["status", "conditions"])
+        .iter()
+        .filter(|c| text(c, &["status"]) == "True")
+        .map(|c| text(c, &["type"]).to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    if !text(csr, &["status", "certificate"]).is_empty() {
+        conditions.push("Issued".into());
+    }
+    let condition = if conditions.is_empty() {
+        "Pending".to_string()
+    } else {
+        conditions.join(",")
+    };
+    let requested = match int(csr, &["spec", "expirationSeconds"]) {
+        0 => "<none>".to_string(),
+        secs => super::human_duration(secs),
+    };
+    vec![
+        name(csr),
+        age(csr, now),
+        s(text(csr, &["spec", "signerName"])),
+        s(text(csr, &["spec", "username"])),
+        s(requested),
+        s(condition),
+    ]
+}

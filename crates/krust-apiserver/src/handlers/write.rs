@@ -31,6 +31,9 @@ pub enum Part {
     Status,
     /// `/finalize` (namespaces): only `spec.finalizers`.
     Finalize,
+    /// `/approval` (CertificateSigningRequests): only `status.conditions`, where the
+    /// Approved or Denied decision lives; the certificate itself is the signer's (`/status`).
+    Approval,
 }
 
 impl Part {
@@ -38,6 +41,7 @@ impl Part {
         match ctx.path.subresource.as_deref() {
             Some("status") => Self::Status,
             Some("finalize") => Self::Finalize,
+            Some("approval") => Self::Approval,
             _ => Self::Main,
         }
     }
@@ -200,9 +204,33 @@ pub async fn create(ctx: Ctx, body: Bytes) -> Result<Resp, ApiError> {
             let name = meta_str(&obj, "name").unwrap_or("").to_string();
             return bind_pod(&ctx, &name, obj, opts.dry_run).await;
         }
+        "CertificateSigningRequest" if ctx.storage.group == "certificates.k8s.io" => {
+            set_requester(&ctx, &mut obj);
+        }
         _ => {}
     }
     create_object(&ctx, obj, &opts, warnings, true).await
+}
+
+/// A CertificateSigningRequest records who asked, as upstream's strategy does: approvers
+/// decide on `spec.username`/`spec.groups`, so they come from the authenticated user and
+/// never from the body.
+fn set_requester(ctx: &Ctx, obj: &mut Value) {
+    let Some(spec) = obj
+        .as_object_mut()
+        .map(|m| m.entry("spec").or_insert_with(|| json!({})))
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    spec.insert("username".into(), json!(ctx.user.name));
+    spec.insert("groups".into(), json!(ctx.user.groups));
+    if ctx.user.uid.is_empty() {
+        spec.remove("uid");
+    } else {
+        spec.insert("uid".into(), json!(ctx.user.uid));
+    }
+    spec.remove("extra");
 }
 
 /// The create pipeline after decoding and the schema check (shared with create-by-apply,
@@ -446,6 +474,21 @@ pub(super) fn merge_update(
         Part::Status => {
             let mut n = cur.clone();
             set_top(&mut n, "status", incoming.get("status").cloned());
+            n
+        }
+        Part::Approval => {
+            let mut n = cur.clone();
+            let conditions = incoming.pointer("/status/conditions").cloned();
+            if let Some(status) = n
+                .as_object_mut()
+                .map(|m| m.entry("status").or_insert_with(|| json!({})))
+                .and_then(Value::as_object_mut)
+            {
+                match conditions {
+                    Some(c) => status.insert("conditions".into(), c),
+                    None => status.remove("conditions"),
+                };
+            }
             n
         }
         Part::Finalize => {

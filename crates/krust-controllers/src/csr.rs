@@ -1,0 +1,151 @@
+//! What the CertificateSigningRequest controllers share: the signers krust implements, the
+//! shape of a kubelet client certificate request, and reading a CSR's conditions.
+//!
+//! The CSR's PEM is parsed (and its signature checked) by `krust-pki`; the decisions here
+//! take the parsed subject, so they are pure and tested as such.
+
+use k8s_openapi::api::certificates::v1::{CertificateSigningRequest, CertificateSigningRequestCondition};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use krust_pki::CsrContents;
+
+/// Signer of kubelets' client certificates (upstream's name).
+pub const KUBELET_CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client-kubelet";
+/// Signer of other API client certificates (upstream's name).
+pub const API_CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client";
+/// The group of every node's certificate.
+pub const NODES_GROUP: &str = "system:nodes";
+/// Prefix of a node's user name.
+pub const NODE_USER_PREFIX: &str = "system:node:";
+
+/// Usages a client certificate may ask for (as the CSR API spells them).
+const CLIENT_USAGES: [&str; 3] = ["digital signature", "key encipherment", "client auth"];
+
+/// Whether the CSR carries a condition of this type with status True.
+pub fn has_condition(csr: &CertificateSigningRequest, type_: &str) -> bool {
+    csr.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == type_ && c.status == "True"))
+}
+
+/// A True condition as the controllers write it.
+pub fn condition(type_: &str, reason: &str, message: &str) -> CertificateSigningRequestCondition {
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    CertificateSigningRequestCondition {
+        type_: type_.into(),
+        status: "True".into(),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        last_update_time: Some(now.clone()),
+        last_transition_time: Some(now),
+    }
+}
+
+/// The requested usages.
+pub fn usages(csr: &CertificateSigningRequest) -> Vec<String> {
+    csr.spec.usages.clone().unwrap_or_default()
+}
+
+/// Why requested usages do not fit a client certificate, if they do not: only digital
+/// signature, key encipherment and client auth, with client auth and digital signature
+/// required (upstream's kubelet client usage sets).
+pub fn client_usage_problem(usages: &[String]) -> Option<String> {
+    if let Some(bad) = usages.iter().find(|u| !CLIENT_USAGES.contains(&u.as_str())) {
+        return Some(format!(
+            "usage {bad:?} is not allowed for a client certificate (allowed: {})",
+            CLIENT_USAGES.join(", ")
+        ));
+    }
+    for needed in ["digital signature", "client auth"] {
+        if !usages.iter().any(|u| u == needed) {
+            return Some(format!("usage {needed:?} is required for a client certificate"));
+        }
+    }
+    None
+}
+
+/// Why a request does not have the shape of a kubelet client certificate, if it does not:
+/// subject `CN=system:node:<name>, O=system:nodes` and nothing else, no SANs, client usages.
+pub fn node_client_problem(contents: &CsrContents, usages: &[String]) -> Option<String> {
+    let node = contents
+        .common_name
+        .strip_prefix(NODE_USER_PREFIX)
+        .unwrap_or_default();
+    if node.is_empty() {
+        return Some(format!(
+            "the subject's common name {:?} is not system:node:<node name>",
+            contents.common_name
+        ));
+    }
+    if contents.organizations != [NODES_GROUP] {
+        return Some(format!(
+            "the subject's organizations {:?} are not exactly [\"{NODES_GROUP}\"]",
+            contents.organizations
+        ));
+    }
+    if contents.has_sans() {
+        return Some("a kubelet client certificate may not carry subject alternative names".into());
+    }
+    client_usage_problem(usages)
+}
+
+/// The CSR's PEM request as text.
+pub fn request_pem(csr: &CertificateSigningRequest) -> Result<String, String> {
+    String::from_utf8(csr.spec.request.0.clone()).map_err(|_| "spec.request is not PEM text".to_string())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    pub(crate) fn node_contents(cn: &str) -> CsrContents {
+        CsrContents {
+            common_name: cn.into(),
+            organizations: vec![NODES_GROUP.into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn client_usages() {
+        assert_eq!(
+            client_usage_problem(&strings(&["digital signature", "client auth"])),
+            None
+        );
+        assert_eq!(
+            client_usage_problem(&strings(&[
+                "digital signature",
+                "key encipherment",
+                "client auth"
+            ])),
+            None
+        );
+        assert!(
+            client_usage_problem(&strings(&["digital signature", "client auth", "server auth"])).is_some()
+        );
+        assert!(client_usage_problem(&strings(&["client auth"])).is_some());
+        assert!(client_usage_problem(&[]).is_some());
+    }
+
+    #[test]
+    fn node_client_shape() {
+        let ok = strings(&["digital signature", "client auth"]);
+        assert_eq!(node_client_problem(&node_contents("system:node:n1"), &ok), None);
+        assert!(node_client_problem(&node_contents("system:node:"), &ok).is_some());
+        assert!(node_client_problem(&node_contents("admin"), &ok).is_some());
+        let mut masters = node_contents("system:node:n1");
+        masters.organizations.push("system:masters".into());
+        assert!(
+            node_client_problem(&masters, &ok)
+                .unwrap()
+                .contains("organizations")
+        );
+        let mut sans = node_contents("system:node:n1");
+        sans.dns_names.push("n1".into());
+        assert!(node_client_problem(&sans, &ok).unwrap().contains("alternative"));
+    }
+}
