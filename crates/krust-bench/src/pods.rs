@@ -1,12 +1,14 @@
 //! `krust bench pods`: how fast the node agent turns a pod into running containers, next
 //! to containerd's own `ctr run` of the same image on the same containerd (the floor: no
-//! API, no sandbox, no network). A `krust server` child process runs the control plane
-//! and the node agent (root, containerd, runc and the CNI plugins needed); the image is
-//! the busybox test image, present before timing starts.
+//! API, no sandbox, no network). A `krust server --disable-agent` child runs the control
+//! plane and a `krust agent` child, joined with a bootstrap token, runs the node (root,
+//! containerd, runc and the CNI plugins needed), so the agent's memory is its own; the
+//! image is the busybox test image, present before timing starts.
 //!
 //! Measured: create → Running (container running, seen by polling the pod every 5 ms)
 //! for single pods one after another, and for a batch created at once; `ctr run -d` of
-//! the same image; the memory of the server process with the batch running.
+//! the same image; the memory of the agent with 50 and with 100 pods running (containerd
+//! not counted), of the server and of containerd.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -191,10 +193,26 @@ fn ctr_floor(data: &Path, runs: usize) -> Result<Vec<Duration>, BenchError> {
     Ok(out)
 }
 
+/// `krust token create` against the server's data directory.
+fn join_token(binary: &Path, server_data: &Path) -> Result<String, BenchError> {
+    let out = Command::new(binary)
+        .args(["token", "create", "--data-dir"])
+        .arg(server_data)
+        .output()?;
+    if !out.status.success() {
+        return Err(BenchError::Server(format!(
+            "krust token create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 /// Runs the benchmark; returns its JSON.
 pub async fn run(opts: Options) -> Result<Value, BenchError> {
     let dir = tempfile::tempdir()?;
-    let data = dir.path().join("data");
+    let server_data = dir.path().join("server");
+    let data = dir.path().join("agent");
     let images = data.join("agent/images");
     std::fs::create_dir_all(&images)?;
     krust_oci::write_image(
@@ -205,8 +223,10 @@ pub async fn run(opts: Options) -> Result<Value, BenchError> {
     .map_err(|e| BenchError::Server(format!("building the test image: {e}")))?;
     let port = free_port()?;
     let started = Instant::now();
-    let server = Server::start_node(&opts.binary, &data, port, &[])?;
-    let tls = wait_started(&data, port, started).await?;
+    let server = Server::start_with(&opts.binary, &server_data, port, &[])?;
+    let tls = wait_started(&server_data, port, started).await?;
+    let token = join_token(&opts.binary, &server_data)?;
+    let agent = crate::process::Agent::start(&opts.binary, &data, port, &token, "bench-node")?;
     let mut conn = Conn::connect(port, tls).await?;
     // The node is Ready with its network, and pods can be admitted.
     loop {
@@ -254,11 +274,38 @@ pub async fn run(opts: Options) -> Result<Value, BenchError> {
     let mut batch = wait_running(&mut conn, &names, t, opts.limit).await?;
     let batch_seconds = t.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let agent_100_rss_mb = agent.rss_mb();
     let server_rss_mb = server.rss_mb();
     let containerd_rss_mb = crate::process::rss_mb_of_command("containerd", &data);
+    // Down to 50 running pods, the figure the goal names.
+    for i in 50..opts.batch {
+        conn.request(
+            Method::DELETE,
+            &format!("{PODS}/batch-{i}?gracePeriodSeconds=0"),
+            None,
+        )
+        .await?;
+    }
+    let t = Instant::now();
+    loop {
+        let (_, body) = conn
+            .request(Method::GET, &format!("{PODS}?labelSelector=bench%3Dpods"), None)
+            .await?;
+        let left = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|l| l["items"].as_array().map(Vec::len))
+            .unwrap_or(0);
+        if left <= opts.batch.min(50) || t.elapsed() > opts.limit {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let agent_rss_mb = agent.rss_mb();
     delete_all(&mut conn, opts.limit).await?;
 
     let mut ctr = ctr_floor(&data, opts.ctr_runs)?;
+    agent.stop()?;
     server.stop()?;
     // The bridge and NAT table this benchmark's node made.
     let _ = Command::new("ip").args(["link", "del", "krust0"]).output();
@@ -281,10 +328,9 @@ pub async fn run(opts: Options) -> Result<Value, BenchError> {
         "ctr_p50_ms": ctr_p50_ms,
         "ctr_p99_ms": percentile_ms(&mut ctr, 99.0),
         "start_over_ctr": if ctr_p50_ms > 0.0 { ((start_p50_ms / ctr_p50_ms) * 100.0).round() / 100.0 } else { 0.0 },
-        "server_with_agent_rss_mb": server_rss_mb,
+        "server_rss_mb": server_rss_mb,
         "containerd_rss_mb": containerd_rss_mb,
-        // The agent runs inside the server process here; its own figure needs `krust
-        // agent` as a separate process.
-        "agent_rss_mb": Value::Null,
+        "agent_rss_mb": agent_rss_mb,
+        "agent_100_rss_mb": agent_100_rss_mb,
     }))
 }

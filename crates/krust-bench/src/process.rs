@@ -21,25 +21,9 @@ impl Server {
     /// Starts `krust server` with extra flags (which components run, simulated nodes),
     /// without a node agent.
     pub fn start_with(binary: &Path, data_dir: &Path, port: u16, extra: &[&str]) -> Result<Self, BenchError> {
-        Self::spawn(binary, data_dir, port, extra, false)
-    }
-
-    /// Starts `krust server` with its node agent (root only).
-    pub fn start_node(binary: &Path, data_dir: &Path, port: u16, extra: &[&str]) -> Result<Self, BenchError> {
-        Self::spawn(binary, data_dir, port, extra, true)
-    }
-
-    fn spawn(
-        binary: &Path,
-        data_dir: &Path,
-        port: u16,
-        extra: &[&str],
-        agent: bool,
-    ) -> Result<Self, BenchError> {
         let log = std::fs::File::create(data_dir.with_extension("log"))?;
         let child = Command::new(binary)
-            .args(["server", "--bind-address", "127.0.0.1"])
-            .args((!agent).then_some("--disable-agent"))
+            .args(["server", "--bind-address", "127.0.0.1", "--disable-agent"])
             .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
@@ -60,21 +44,78 @@ impl Server {
 
     /// Stops with SIGTERM and waits.
     pub fn stop(mut self) -> Result<(), BenchError> {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
+        terminate(&mut self.child)
     }
+}
+
+/// A `krust agent` child process.
+pub struct Agent {
+    child: Child,
+}
+
+impl Agent {
+    /// Starts `krust agent` joining the server on `port` with `token`.
+    pub fn start(
+        binary: &Path,
+        data_dir: &Path,
+        port: u16,
+        token: &str,
+        node: &str,
+    ) -> Result<Self, BenchError> {
+        std::fs::create_dir_all(data_dir)?;
+        let log = std::fs::File::create(data_dir.with_extension("log"))?;
+        let child = Command::new(binary)
+            .arg("agent")
+            .arg("--server")
+            .arg(format!("https://127.0.0.1:{port}"))
+            .arg("--token")
+            .arg(token)
+            .arg("--node-name")
+            .arg(node)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("KRUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| BenchError::Server(format!("cannot start the agent: {e}")))?;
+        Ok(Self { child })
+    }
+
+    /// Resident memory of the agent process (containerd not counted), in MiB.
+    pub fn rss_mb(&self) -> f64 {
+        rss_mb_of(self.child.id())
+    }
+
+    /// Stops with SIGTERM and waits.
+    pub fn stop(mut self) -> Result<(), BenchError> {
+        terminate(&mut self.child)
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// SIGTERM, then up to 30 s for the process to exit, then SIGKILL.
+fn terminate(child: &mut Child) -> Result<(), BenchError> {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if child.try_wait()?.is_some() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill()?;
+    child.wait()?;
+    Ok(())
 }
 
 /// VmRSS in MiB of a process `pid`.
