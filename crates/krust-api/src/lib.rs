@@ -11,6 +11,7 @@ pub mod field_error;
 pub mod fields;
 pub mod labels;
 pub mod patch;
+pub mod podlogs;
 pub mod quantity;
 pub mod registry;
 pub mod schema;

@@ -253,7 +253,7 @@ const BUILT_IN: &[Def] = &[
         NS,
         &["po"],
         true,
-        &["binding", "eviction", "status"],
+        &["binding", "eviction", "log", "status"],
     ),
     d(
         "v1",
@@ -555,6 +555,14 @@ fn subresource(parent: &Def, name: &'static str) -> Subresource {
             version: "v1",
             kind: "Eviction",
             verbs: CREATE_ONLY,
+        },
+        // Answered with text, but discovery names the parent kind, as upstream.
+        "log" => Subresource {
+            name,
+            group,
+            version,
+            kind: parent.kind,
+            verbs: &["get"],
         },
         "finalize" => Subresource {
             name,

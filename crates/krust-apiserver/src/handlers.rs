@@ -4,6 +4,7 @@
 mod apply;
 mod delete;
 mod eviction;
+mod log;
 mod read;
 mod scale;
 mod watch;
@@ -279,6 +280,7 @@ pub async fn handle(ctx: Ctx, method: Method, body: Option<Bytes>) -> Result<Res
             ("status" | "approval", &Method::PATCH) => write::patch(ctx, body.unwrap_or_default()).await,
             ("binding", &Method::POST) => write::bind(ctx, body.unwrap_or_default()).await,
             ("eviction", &Method::POST) => eviction::evict(ctx, body.unwrap_or_default()).await,
+            ("log", &Method::GET) => log::get(ctx).await,
             _ => Err(not_allowed()),
         },
         (_, true, Some(_)) => Err(ApiError::path_not_found(

@@ -16,6 +16,7 @@ mod discovery;
 mod dispatch;
 mod handlers;
 mod jsonpath;
+mod kubelet_client;
 mod meta;
 mod negotiate;
 mod openapi;
@@ -75,6 +76,9 @@ pub struct Config {
     /// does, so that a joining agent can fetch it and check it against the hash in its join
     /// token; `None`: `/cacerts` is not served.
     pub cacerts_pem: Option<String>,
+    /// TLS client settings for calls to node agents (`pods/log`): the cluster CA as the
+    /// only root and a client certificate the agents accept; `None`: logs cannot be read.
+    pub kubelet_client: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// The front proxy's credentials and the CAs aggregated API servers need to trust it,
@@ -201,6 +205,12 @@ impl ApiServer {
             aggregator: Default::default(),
             front_proxy: config.front_proxy,
             cacerts_pem: config.cacerts_pem,
+            // Node agents speak HTTP/1.1 only (streamed answers, one request per connection).
+            kubelet_client: config.kubelet_client.map(|c| {
+                let mut c = (*c).clone();
+                c.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Arc::new(c)
+            }),
         });
         Ok(Self {
             state,

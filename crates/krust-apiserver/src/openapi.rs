@@ -316,7 +316,7 @@ fn group_version_doc(
             } else {
                 (s, gvk.clone())
             };
-            if sub.name == "binding" || sub.name == "finalize" {
+            if sub.name == "binding" || sub.name == "finalize" || sub.name == "log" {
                 continue;
             }
             let sub_id = format!("{kind_id}{}", camel(sub.name));

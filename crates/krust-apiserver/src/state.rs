@@ -69,6 +69,8 @@ pub struct State {
     pub front_proxy: Option<crate::FrontProxy>,
     /// The CA bundle served at `/cacerts` (see `Config::cacerts_pem`).
     pub cacerts_pem: Option<String>,
+    /// TLS client settings for node agents (see `Config::kubelet_client`).
+    pub kubelet_client: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Maps a store failure onto a Status.

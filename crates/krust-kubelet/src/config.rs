@@ -91,6 +91,9 @@ pub(crate) struct HostNode {
     /// How often each pod is synced when nothing else wakes it (kubelet's
     /// `--sync-frequency`).
     pub sync_frequency: Duration,
+    /// The port of the agent's HTTPS endpoint (logs), reported in the Node's
+    /// `daemonEndpoints` so the API server knows where to call.
+    pub kubelet_port: u16,
 }
 
 impl PoolSpec {

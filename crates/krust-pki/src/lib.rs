@@ -17,6 +17,7 @@ mod error;
 mod fsutil;
 mod identity;
 mod kubeconfig;
+mod kubelet;
 mod pem;
 mod pki;
 mod sans;
@@ -33,6 +34,9 @@ pub use csr::{
 pub use error::PkiError;
 pub use identity::{AUTHENTICATED_GROUP, Identity, identity_from_cert};
 pub use kubeconfig::{kubeconfig, token_kubeconfig, write_kubeconfig};
+pub use kubelet::{
+    KUBELET_CLIENT_GROUP, KUBELET_CLIENT_USER, issue_kubelet_serving_cert, kubelet_server_config,
+};
 pub use pki::{ADMIN_GROUP, ADMIN_USER, PROXY_CLIENT_USER, Pki, PkiOptions, PkiPaths};
 pub use sans::DEFAULT_SERVICE_IP;
 pub use tls::{ALPN_PROTOCOLS, ring_provider};

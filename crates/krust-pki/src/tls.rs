@@ -22,13 +22,13 @@ pub fn ring_provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn roots(ca_der: &CertificateDer<'static>) -> Result<RootCertStore, PkiError> {
+pub(crate) fn roots(ca_der: &CertificateDer<'static>) -> Result<RootCertStore, PkiError> {
     let mut roots = RootCertStore::empty();
     roots.add(ca_der.clone())?;
     Ok(roots)
 }
 
-fn chain_and_key(
+pub(crate) fn chain_and_key(
     cert_pem: &str,
     key_pem: &str,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), PkiError> {

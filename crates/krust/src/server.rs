@@ -76,6 +76,9 @@ pub struct ServerArgs {
     /// Secret volume edits reach running pods within this (kubelet's --sync-frequency).
     #[arg(long, default_value = "1m", value_parser = crate::duration::parse)]
     pub node_sync_frequency: std::time::Duration,
+    /// Port of the embedded node agent's HTTPS endpoint (logs), as kubelet's --port.
+    #[arg(long, default_value_t = 10250)]
+    pub kubelet_port: u16,
     /// Run this many simulated nodes (named sim-0, sim-1, ...) in this process: they
     /// register, heartbeat and run their pods at once without containers.
     #[arg(long, default_value_t = 0)]
@@ -339,10 +342,26 @@ fn agent_config(args: &ServerArgs) -> krust_kubelet::AgentConfig {
     config.node_ip = args.node_ip;
     config.runtime_endpoint = args.container_runtime_endpoint.clone();
     config.sync_frequency = args.node_sync_frequency;
+    config.kubelet_port = args.kubelet_port;
     config
         .labels
         .insert("node-role.kubernetes.io/control-plane".into(), "true".into());
     config
+}
+
+/// The TLS client the API server reads logs from node agents with: a fresh client
+/// certificate (kept in memory only, re-issued at every start) for the identity agents
+/// accept, and the cluster CA as the only trusted root for their serving certificates.
+fn kubelet_client(pki: &Pki) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let (cert, key) = pki
+        .issue_client_cert(
+            krust_pki::KUBELET_CLIENT_USER,
+            &[krust_pki::KUBELET_CLIENT_GROUP],
+            365,
+        )
+        .context("issuing the API server's kubelet client certificate")?;
+    pki.client_config(Some((&cert, &key)))
+        .context("building the kubelet client TLS configuration")
 }
 
 fn hostname() -> String {
@@ -460,6 +479,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
             client_ca_pem: pki.ca_pem().to_string(),
         }),
         cacerts_pem: Some(pki.ca_pem().to_string()),
+        kubelet_client: Some(kubelet_client(&pki)?),
         build: BuildInfo {
             git_commit: env!("KRUST_GIT_COMMIT").to_string(),
             build_date: env!("KRUST_BUILD_DATE").to_string(),

@@ -10,7 +10,10 @@ mod cni;
 mod containerd;
 mod host;
 mod images;
+mod log_files;
+mod logs;
 mod masquerade;
+mod server;
 mod static_pods;
 
 use std::collections::BTreeMap;
@@ -54,6 +57,9 @@ pub struct AgentConfig {
     /// How often each pod is synced when nothing else wakes it (ConfigMap and Secret
     /// volume updates land within this), as kubelet's `--sync-frequency`.
     pub sync_frequency: Duration,
+    /// Port of the HTTPS endpoint the API server reads container logs from (kubelet's
+    /// `--port`); several agents on one machine need different ones.
+    pub kubelet_port: u16,
 }
 
 impl AgentConfig {
@@ -70,6 +76,7 @@ impl AgentConfig {
             labels: BTreeMap::new(),
             taints: Vec::new(),
             sync_frequency: Duration::from_secs(60),
+            kubelet_port: 10250,
         }
     }
 }
@@ -167,8 +174,16 @@ impl Agent {
                 hostname: hostname(),
                 info: host::system_info(format!("{name}://{version}")),
                 sync_frequency: c.sync_frequency,
+                kubelet_port: c.kubelet_port,
             }),
         };
+        let endpoint = server::Endpoint {
+            pki_dir: c.data_dir.join("tls"),
+            port: c.kubelet_port,
+            names: vec![node_ip.to_string(), hostname(), c.node_name.clone()],
+            logs_root: agent_dir.join("pod-logs"),
+        };
+        server::start(endpoint, cri.clone(), shutdown.clone()).await;
         let runtime = Arc::new(CriRuntime::new(
             cri,
             crate::volumes::KubeObjects::new(self.client.clone()),

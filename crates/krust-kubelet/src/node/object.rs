@@ -80,7 +80,9 @@ pub(crate) fn status(spec: &PoolSpec, index: u32, now: jiff::Timestamp, transiti
         capacity: Some(spec.capacity.clone()),
         conditions: Some(conditions::conditions(now, transitions)),
         daemon_endpoints: Some(NodeDaemonEndpoints {
-            kubelet_endpoint: Some(DaemonEndpoint { port: 10250 }),
+            kubelet_endpoint: Some(DaemonEndpoint {
+                port: spec.host.as_ref().map_or(10250, |h| i32::from(h.kubelet_port)),
+            }),
         }),
         node_info: Some(
             spec.host
@@ -226,6 +228,7 @@ mod tests {
             hostname: "box".into(),
             info: NodeSystemInfo::default(),
             sync_frequency: std::time::Duration::from_secs(60),
+            kubelet_port: 10250,
         });
         let now = jiff::Timestamp::now();
         let n = node(&real, 0, now);

@@ -1,0 +1,350 @@
+//! Finding a container's log file by pod and container name, and reading it (once, or
+//! following it while the container runs) into a channel the HTTPS answer streams from.
+//!
+//! Layout (written by containerd as the runtime asks):
+//! `<root>/<namespace>_<pod>_<uid>/<container>/<attempt>.log`, attempt = restart count. A
+//! pod re-created under the same name has a new uid and so a new directory; the newest one
+//! is the pod of that name now.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use krust_api::podlogs::PodLogOptions;
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+use super::logs::{Decoder, Renderer, tail};
+
+/// How often a followed file is checked for more.
+const POLL: Duration = Duration::from_millis(250);
+/// How many idle polls pass between two questions to the runtime whether the container
+/// still runs.
+const POLLS_PER_LIVENESS_CHECK: u32 = 4;
+
+/// Why no log can be served.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub(crate) enum LogError {
+    /// The pod or container has no log on this node.
+    #[error("{0}")]
+    NotFound(String),
+    /// The log asked for cannot exist (no previous instance).
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+/// The log file chosen for a request, and what following it needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogFile {
+    pub path: PathBuf,
+    pub attempt: u32,
+    /// The pod's log directory (its removal ends a follow).
+    pub pod_dir: PathBuf,
+    /// The pod's uid, from the directory name.
+    pub uid: String,
+}
+
+/// The newest log directory of pod `namespace/pod` under `root`, with its uid.
+fn pod_dir(root: &Path, namespace: &str, pod: &str) -> Option<(PathBuf, String)> {
+    let prefix = format!("{namespace}_{pod}_");
+    std::fs::read_dir(root)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let uid = name.strip_prefix(&prefix)?.to_string();
+            let modified = e.metadata().and_then(|m| m.modified()).ok()?;
+            Some((modified, e.path(), uid))
+        })
+        .max_by_key(|(modified, _, _)| *modified)
+        .map(|(_, path, uid)| (path, uid))
+}
+
+/// The attempts that have a log file in `container_dir`, oldest first.
+pub(crate) fn attempts(container_dir: &Path) -> Vec<(u32, PathBuf)> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir(container_dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let attempt = name.strip_suffix(".log")?.parse::<u32>().ok()?;
+            Some((attempt, e.path()))
+        })
+        .collect();
+    found.sort_by_key(|(a, _)| *a);
+    found
+}
+
+/// Which attempt's file to read: the newest, or with `previous` the one before it.
+pub(crate) fn choose(
+    attempts: &[(u32, PathBuf)],
+    previous: bool,
+    pod: &str,
+    container: &str,
+) -> Result<(u32, PathBuf), LogError> {
+    let pick = if previous {
+        attempts.len().checked_sub(2).and_then(|i| attempts.get(i))
+    } else {
+        attempts.last()
+    };
+    match pick {
+        Some(found) => Ok(found.clone()),
+        None if previous => Err(LogError::BadRequest(format!(
+            "previous terminated container \"{container}\" in pod \"{pod}\" not found"
+        ))),
+        None => Err(LogError::NotFound(format!(
+            "container \"{container}\" in pod \"{pod}\" has no log on this node yet"
+        ))),
+    }
+}
+
+/// Locates the file to serve for `namespace/pod`'s `container`.
+pub(crate) fn locate(
+    root: &Path,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    previous: bool,
+) -> Result<LogFile, LogError> {
+    let (pod_dir, uid) = pod_dir(root, namespace, pod).ok_or_else(|| {
+        LogError::NotFound(format!(
+            "pod \"{pod}\" in namespace \"{namespace}\" has no logs on this node"
+        ))
+    })?;
+    let container_dir = pod_dir.join(container);
+    if !container_dir.is_dir() {
+        return Err(LogError::NotFound(format!(
+            "container \"{container}\" in pod \"{pod}\" has no logs on this node"
+        )));
+    }
+    let (attempt, path) = choose(&attempts(&container_dir), previous, pod, container)?;
+    Ok(LogFile {
+        path,
+        attempt,
+        pod_dir,
+        uid,
+    })
+}
+
+/// Whether a container still runs: asked when a followed file stops growing, since only
+/// a container that can no longer write ends a follow by itself.
+pub(crate) trait Liveness: Send + Sync + 'static {
+    /// True while container `name` of pod `uid` runs (and when that cannot be told).
+    fn running(&self, uid: &str, name: &str) -> impl Future<Output = bool> + Send;
+}
+
+/// Sends `file`'s log through `tx` as the options say; with `follow` (and not
+/// `previous`) keeps sending what is appended until the container stops (it is no longer
+/// running, a newer attempt started, or the pod's logs were removed) or the receiver is
+/// gone. Read errors end the stream: the client sees the log end early.
+pub(crate) async fn stream(
+    file: LogFile,
+    container: String,
+    opts: PodLogOptions,
+    live: std::sync::Arc<impl Liveness>,
+    tx: mpsc::Sender<Bytes>,
+) {
+    let Ok(mut f) = tokio::fs::File::open(&file.path).await else {
+        return;
+    };
+    let mut decoder = Decoder::default();
+    let mut renderer = Renderer::new(&opts, Timestamp::now());
+    let mut buf = Vec::new();
+    if f.read_to_end(&mut buf).await.is_err() {
+        return;
+    }
+    let follow = opts.follow && !opts.previous;
+    let mut lines = decoder.feed(&buf);
+    if !follow {
+        lines.extend(decoder.finish());
+    }
+    let first = renderer.render(&tail(lines, opts.tail_lines));
+    if !send(&tx, first).await || renderer.done() || !follow {
+        return;
+    }
+    let container_dir = file.pod_dir.join(&container);
+    let mut idle = 0u32;
+    loop {
+        tokio::select! {
+            _ = tx.closed() => return,
+            _ = tokio::time::sleep(POLL) => {}
+        }
+        buf.clear();
+        if f.read_to_end(&mut buf).await.is_err() {
+            return;
+        }
+        if !buf.is_empty() {
+            idle = 0;
+            let out = renderer.render(&decoder.feed(&buf));
+            if !send(&tx, out).await || renderer.done() {
+                return;
+            }
+            continue;
+        }
+        idle += 1;
+        let replaced = attempts(&container_dir)
+            .last()
+            .is_none_or(|(a, _)| *a > file.attempt);
+        let stopped = replaced
+            || !file.pod_dir.is_dir()
+            || (idle.is_multiple_of(POLLS_PER_LIVENESS_CHECK) && !live.running(&file.uid, &container).await);
+        if stopped {
+            // What was written between the last read and the stop.
+            buf.clear();
+            let _ = f.read_to_end(&mut buf).await;
+            let mut rest = decoder.feed(&buf);
+            rest.extend(decoder.finish());
+            let _ = send(&tx, renderer.render(&rest)).await;
+            return;
+        }
+    }
+}
+
+/// Sends a chunk unless it is empty; false once the receiver is gone.
+async fn send(tx: &mpsc::Sender<Bytes>, chunk: Vec<u8>) -> bool {
+    chunk.is_empty() || tx.send(Bytes::from(chunk)).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "2025-01-02T15:04:05Z";
+
+    struct Running(bool);
+
+    impl Liveness for Running {
+        async fn running(&self, _uid: &str, _name: &str) -> bool {
+            self.0
+        }
+    }
+
+    fn pod(root: &Path, dir: &str, attempts: &[(u32, &str)]) -> PathBuf {
+        let c = root.join(dir).join("c");
+        std::fs::create_dir_all(&c).unwrap();
+        for (a, text) in attempts {
+            std::fs::write(c.join(format!("{a}.log")), text).unwrap();
+        }
+        root.join(dir)
+    }
+
+    #[test]
+    fn the_newest_attempt_or_the_previous_one_is_chosen() {
+        let root = tempfile::tempdir().unwrap();
+        pod(root.path(), "ns_p_u1", &[(0, ""), (1, ""), (10, "")]);
+        std::fs::write(root.path().join("ns_p_u1/c/junk.txt"), "").unwrap();
+        let f = locate(root.path(), "ns", "p", "c", false).unwrap();
+        assert_eq!((f.attempt, f.uid.as_str()), (10, "u1"));
+        assert_eq!(locate(root.path(), "ns", "p", "c", true).unwrap().attempt, 1);
+        assert!(matches!(
+            locate(root.path(), "ns", "p", "other", false),
+            Err(LogError::NotFound(_))
+        ));
+        assert!(matches!(
+            locate(root.path(), "ns", "q", "c", false),
+            Err(LogError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn without_a_previous_attempt_the_error_says_so() {
+        let one = [(0, PathBuf::from("0.log"))];
+        assert_eq!(
+            choose(&one, true, "p", "c"),
+            Err(LogError::BadRequest(
+                "previous terminated container \"c\" in pod \"p\" not found".into()
+            ))
+        );
+        assert!(matches!(choose(&[], false, "p", "c"), Err(LogError::NotFound(_))));
+    }
+
+    #[test]
+    fn the_newest_pod_directory_of_a_name_wins() {
+        let root = tempfile::tempdir().unwrap();
+        pod(root.path(), "ns_p_old", &[(0, "")]);
+        std::thread::sleep(Duration::from_millis(20));
+        pod(root.path(), "ns_p_new", &[(0, "")]);
+        pod(root.path(), "ns_pp_x", &[(0, "")]);
+        assert_eq!(locate(root.path(), "ns", "p", "c", false).unwrap().uid, "new");
+    }
+
+    async fn collect(mut rx: mpsc::Receiver<Bytes>) -> String {
+        let mut out = Vec::new();
+        while let Some(b) = rx.recv().await {
+            out.extend_from_slice(&b);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_read_without_follow_ends_at_the_file_end() {
+        let root = tempfile::tempdir().unwrap();
+        pod(
+            root.path(),
+            "ns_p_u",
+            &[(0, &format!("{T} stdout F a\n{T} stdout F b\n{T} stdout P c"))],
+        );
+        let file = locate(root.path(), "ns", "p", "c", false).unwrap();
+        let (tx, rx) = mpsc::channel(4);
+        let opts = PodLogOptions {
+            tail_lines: Some(1),
+            ..Default::default()
+        };
+        tokio::spawn(stream(
+            file,
+            "c".into(),
+            opts,
+            std::sync::Arc::new(Running(true)),
+            tx,
+        ));
+        // The unfinished record is not a line yet: the tail is the last whole line.
+        assert_eq!(collect(rx).await, "b\n");
+    }
+
+    #[tokio::test]
+    async fn a_follow_sends_appended_lines_and_ends_when_the_container_stops() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = pod(root.path(), "ns_p_u", &[(0, &format!("{T} stdout F a\n"))]);
+        let file = locate(root.path(), "ns", "p", "c", false).unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        let opts = PodLogOptions {
+            follow: true,
+            ..Default::default()
+        };
+        let task = tokio::spawn(stream(
+            file,
+            "c".into(),
+            opts,
+            std::sync::Arc::new(Running(true)),
+            tx,
+        ));
+        assert_eq!(rx.recv().await.unwrap(), "a\n");
+        let log = dir.join("c/0.log");
+        let mut text = std::fs::read_to_string(&log).unwrap();
+        text.push_str(&format!("{T} stdout F b\n"));
+        std::fs::write(&log, &text).unwrap();
+        assert_eq!(rx.recv().await.unwrap(), "b\n");
+        // A restart (a newer attempt) ends the follow.
+        std::fs::write(dir.join("c/1.log"), "").unwrap();
+        assert_eq!(collect(rx).await, "");
+        task.await.unwrap();
+
+        // A container that no longer runs ends it too.
+        let file = locate(root.path(), "ns", "p", "c", false).unwrap();
+        let (tx, rx) = mpsc::channel(4);
+        let opts = PodLogOptions {
+            follow: true,
+            ..Default::default()
+        };
+        tokio::spawn(stream(
+            file,
+            "c".into(),
+            opts,
+            std::sync::Arc::new(Running(false)),
+            tx,
+        ));
+        assert_eq!(collect(rx).await, "");
+    }
+}
