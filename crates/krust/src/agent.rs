@@ -85,11 +85,11 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
     let agent_dir = data_dir.join("agent");
     private_dir(&agent_dir)?;
     let _lock = lock_data_dir(&data_dir)?;
-    let node_name = args.node_name.clone().unwrap_or_else(hostname);
+    let node_name = args.node_name.clone().unwrap_or_else(crate::server::hostname);
     let shutdown = CancellationToken::new();
     let signals = shutdown.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        crate::server::wait_for_signal().await;
         tracing::info!("shutting down");
         signals.cancel();
     });
@@ -333,27 +333,6 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
             dir.display()
         ),
         Err(std::fs::TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", path.display())),
-    }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "krust".into())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
     }
 }
 
