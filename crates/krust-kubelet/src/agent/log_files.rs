@@ -6,6 +6,8 @@
 //! pod re-created under the same name has a new uid and so a new directory; the newest one
 //! is the pod of that name now.
 
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use krust_api::podlogs::PodLogOptions;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-use super::logs::{Decoder, Renderer, tail};
+use super::logs::{Decoder, Renderer};
 
 /// How often a followed file is checked for more.
 const POLL: Duration = Duration::from_millis(250);
@@ -135,10 +137,105 @@ pub(crate) trait Liveness: Send + Sync + 'static {
     fn running(&self, uid: &str, name: &str) -> impl Future<Output = bool> + Send;
 }
 
+/// How much of a log file is read at a time: a request holds at most this much of the
+/// file (plus one bounded line) however big the file grew.
+const CHUNK: usize = 64 * 1024;
+
+/// Where the last `n` whole records of the file start (0 when it has fewer). Reads
+/// backwards from the end in [`CHUNK`]s, so a short tail of a huge file costs little. An
+/// unterminated last record (still being written) is not counted, as it is no line yet.
+pub(crate) fn tail_offset<R: Read + Seek>(r: &mut R, n: u64) -> std::io::Result<u64> {
+    let len = r.seek(SeekFrom::End(0))?;
+    let mut end = len;
+    let mut newlines = 0u64;
+    let mut seen_last = false;
+    let mut buf = vec![0u8; CHUNK];
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK as u64);
+        let size = usize::try_from(end - start).unwrap_or(CHUNK);
+        r.seek(SeekFrom::Start(start))?;
+        r.read_exact(&mut buf[..size])?;
+        for i in (0..size).rev() {
+            if buf[i] != b'\n' {
+                continue;
+            }
+            if !seen_last {
+                // The end of the last whole record: it is counted from here on.
+                seen_last = true;
+                if n == 0 {
+                    return Ok(start + i as u64 + 1);
+                }
+                continue;
+            }
+            newlines += 1;
+            if newlines == n {
+                return Ok(start + i as u64 + 1);
+            }
+        }
+        end = start;
+    }
+    Ok(if seen_last || n > 0 { 0 } else { len })
+}
+
+/// What one pass over the bytes available in a file came to.
+enum Pumped {
+    /// Sent what there was (true when there was anything).
+    More(bool),
+    /// Stop: the receiver is gone, `limitBytes` is used up, or the file cannot be read.
+    Stop,
+}
+
+/// Reads `f` up to its current end in [`CHUNK`]s, sending each chunk's lines.
+async fn pump(
+    f: &mut tokio::fs::File,
+    buf: &mut [u8],
+    decoder: &mut Decoder,
+    renderer: &mut Renderer,
+    tx: &mpsc::Sender<Bytes>,
+) -> Pumped {
+    let mut any = false;
+    loop {
+        let n = match f.read(buf).await {
+            Ok(0) => return Pumped::More(any),
+            Ok(n) => n,
+            Err(_) => return Pumped::Stop,
+        };
+        any = true;
+        if !send(tx, renderer.render(&decoder.feed(&buf[..n]))).await || renderer.done() {
+            return Pumped::Stop;
+        }
+    }
+}
+
+/// The identity of the file at `path` now: log rotation puts a new file in its place.
+fn inode(path: &Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.ino())
+}
+
+/// Opens `path` at the start of its last `tail` records (the whole file without a tail).
+async fn open_at(path: &Path, tail: Option<u64>) -> Option<(tokio::fs::File, Option<u64>)> {
+    let mut std_file = std::fs::File::open(path).ok()?;
+    let ino = std_file.metadata().ok().map(|m| m.ino());
+    let std_file = match tail {
+        None => std_file,
+        Some(n) => tokio::task::spawn_blocking(move || {
+            let at = tail_offset(&mut std_file, n)?;
+            std_file.seek(SeekFrom::Start(at))?;
+            Ok::<_, std::io::Error>(std_file)
+        })
+        .await
+        .ok()?
+        .ok()?,
+    };
+    Some((tokio::fs::File::from_std(std_file), ino))
+}
+
 /// Sends `file`'s log through `tx` as the options say; with `follow` (and not
 /// `previous`) keeps sending what is appended until the container stops (it is no longer
 /// running, a newer attempt started, or the pod's logs were removed) or the receiver is
-/// gone. Read errors end the stream: the client sees the log end early.
+/// gone, and moves to the new file when the log is rotated. Memory stays bounded: the file
+/// is read in chunks, a tail found by reading backwards. Read errors end the stream: the
+/// client sees the log end early.
 pub(crate) async fn stream(
     file: LogFile,
     container: String,
@@ -146,22 +243,18 @@ pub(crate) async fn stream(
     live: std::sync::Arc<impl Liveness>,
     tx: mpsc::Sender<Bytes>,
 ) {
-    let Ok(mut f) = tokio::fs::File::open(&file.path).await else {
+    let Some((mut f, mut ino)) = open_at(&file.path, opts.tail_lines).await else {
         return;
     };
     let mut decoder = Decoder::default();
     let mut renderer = Renderer::new(&opts, Timestamp::now());
-    let mut buf = Vec::new();
-    if f.read_to_end(&mut buf).await.is_err() {
+    let mut buf = vec![0u8; CHUNK];
+    let follow = opts.follow && !opts.previous;
+    if let Pumped::Stop = pump(&mut f, &mut buf, &mut decoder, &mut renderer, &tx).await {
         return;
     }
-    let follow = opts.follow && !opts.previous;
-    let mut lines = decoder.feed(&buf);
     if !follow {
-        lines.extend(decoder.finish());
-    }
-    let first = renderer.render(&tail(lines, opts.tail_lines));
-    if !send(&tx, first).await || renderer.done() || !follow {
+        let _ = send(&tx, renderer.render(&decoder.finish())).await;
         return;
     }
     let container_dir = file.pod_dir.join(&container);
@@ -171,19 +264,24 @@ pub(crate) async fn stream(
             _ = tx.closed() => return,
             _ = tokio::time::sleep(POLL) => {}
         }
-        buf.clear();
-        if f.read_to_end(&mut buf).await.is_err() {
-            return;
-        }
-        if !buf.is_empty() {
-            idle = 0;
-            let out = renderer.render(&decoder.feed(&buf));
-            if !send(&tx, out).await || renderer.done() {
-                return;
+        match pump(&mut f, &mut buf, &mut decoder, &mut renderer, &tx).await {
+            Pumped::Stop => return,
+            Pumped::More(true) => {
+                idle = 0;
+                continue;
             }
+            Pumped::More(false) => idle += 1,
+        }
+        let now = inode(&file.path);
+        if now.is_some() && now != ino {
+            // Rotated: the rest of the old file was read above; the new one from its start.
+            let Some((next, next_ino)) = open_at(&file.path, None).await else {
+                return;
+            };
+            (f, ino) = (next, next_ino);
+            idle = 0;
             continue;
         }
-        idle += 1;
         let replaced = attempts(&container_dir)
             .last()
             .is_none_or(|(a, _)| *a > file.attempt);
@@ -192,11 +290,10 @@ pub(crate) async fn stream(
             || (idle.is_multiple_of(POLLS_PER_LIVENESS_CHECK) && !live.running(&file.uid, &container).await);
         if stopped {
             // What was written between the last read and the stop.
-            buf.clear();
-            let _ = f.read_to_end(&mut buf).await;
-            let mut rest = decoder.feed(&buf);
-            rest.extend(decoder.finish());
-            let _ = send(&tx, renderer.render(&rest)).await;
+            if let Pumped::Stop = pump(&mut f, &mut buf, &mut decoder, &mut renderer, &tx).await {
+                return;
+            }
+            let _ = send(&tx, renderer.render(&decoder.finish())).await;
             return;
         }
     }
@@ -268,6 +365,97 @@ mod tests {
         pod(root.path(), "ns_p_new", &[(0, "")]);
         pod(root.path(), "ns_pp_x", &[(0, "")]);
         assert_eq!(locate(root.path(), "ns", "p", "c", false).unwrap().uid, "new");
+    }
+
+    #[test]
+    fn the_tail_starts_after_the_right_newline() {
+        let at = |text: &str, n| tail_offset(&mut std::io::Cursor::new(text.as_bytes()), n).unwrap();
+        assert_eq!(at("a\nb\nc", 1), 2, "the unfinished c is not counted");
+        assert_eq!(at("a\nb\nc", 2), 0);
+        assert_eq!(at("a\nb\nc", 9), 0);
+        assert_eq!(at("a\nb\n", 1), 2);
+        assert_eq!(at("a\nb\n", 0), 4);
+        assert_eq!(
+            at("a\nb\nc", 0),
+            4,
+            "following starts with the record being written"
+        );
+        assert_eq!(at("", 3), 0);
+        // Across chunk boundaries.
+        let long: String = (0..40_000).map(|i| format!("line{i}\n")).collect();
+        let start = at(&long, 3) as usize;
+        assert_eq!(&long[start..], "line39997\nline39998\nline39999\n");
+    }
+
+    #[tokio::test]
+    async fn a_tail_of_a_big_file_sends_only_the_tail() {
+        let root = tempfile::tempdir().unwrap();
+        let text: String = (0..50_000).map(|i| format!("{T} stdout F n{i}\n")).collect();
+        pod(root.path(), "ns_p_u", &[(0, &text)]);
+        let file = locate(root.path(), "ns", "p", "c", false).unwrap();
+        let (tx, rx) = mpsc::channel(4);
+        let opts = PodLogOptions {
+            tail_lines: Some(2),
+            ..Default::default()
+        };
+        tokio::spawn(stream(
+            file,
+            "c".into(),
+            opts,
+            std::sync::Arc::new(Running(true)),
+            tx,
+        ));
+        assert_eq!(collect(rx).await, "n49998\nn49999\n");
+
+        // Without a tail the whole file comes, in bounded chunks.
+        let file = locate(root.path(), "ns", "p", "c", false).unwrap();
+        let (tx, mut rx) = mpsc::channel(64);
+        tokio::spawn(stream(
+            file,
+            "c".into(),
+            PodLogOptions::default(),
+            std::sync::Arc::new(Running(true)),
+            tx,
+        ));
+        let (mut total, mut chunks) = (0, 0);
+        while let Some(b) = rx.recv().await {
+            assert!(b.len() <= CHUNK, "a chunk of {} bytes", b.len());
+            total += b.len();
+            chunks += 1;
+        }
+        let expected: usize = (0..50_000).map(|i| format!("n{i}\n").len()).sum();
+        assert_eq!(total, expected);
+        assert!(chunks > 1);
+    }
+
+    #[tokio::test]
+    async fn a_follow_moves_to_the_new_file_after_rotation() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = pod(root.path(), "ns_p_u", &[(0, &format!("{T} stdout F a\n"))]);
+        let file = locate(root.path(), "ns", "p", "c", false).unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        let opts = PodLogOptions {
+            follow: true,
+            ..Default::default()
+        };
+        tokio::spawn(stream(
+            file,
+            "c".into(),
+            opts,
+            std::sync::Arc::new(Running(true)),
+            tx,
+        ));
+        assert_eq!(rx.recv().await.unwrap(), "a\n");
+        let log = dir.join("c/0.log");
+        // The rotated file gets its last line, then the runtime reopens a fresh one.
+        std::fs::write(&log, format!("{T} stdout F a\n{T} stdout F b\n")).unwrap();
+        std::fs::rename(&log, dir.join("c/0.log.20250102-150405")).unwrap();
+        std::fs::write(&log, format!("{T} stdout F c\n")).unwrap();
+        let mut got = String::new();
+        while got != "b\nc\n" {
+            got.push_str(std::str::from_utf8(&rx.recv().await.unwrap()).unwrap());
+            assert!("b\nc\n".starts_with(&got), "{got:?}");
+        }
     }
 
     async fn collect(mut rx: mpsc::Receiver<Bytes>) -> String {

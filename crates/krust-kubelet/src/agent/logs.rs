@@ -72,14 +72,26 @@ pub(crate) struct LogLine {
     pub time: String,
     pub at: Timestamp,
     pub text: Vec<u8>,
+    /// False for the leading piece of a line longer than [`MAX_LINE`]: shown without a
+    /// newline, so the rest continues it.
+    pub ends: bool,
 }
+
+/// The longest line kept whole: a container writing without newlines must not make the
+/// agent hold its whole output (upstream kubelet never joins partial records at all).
+pub(crate) const MAX_LINE: usize = 256 * 1024;
+/// The longest record read: the runtime splits lines at 16 KiB, so anything longer is a
+/// damaged or hand-made file, skipped up to its next newline.
+pub(crate) const MAX_RECORD: usize = 1024 * 1024;
 
 /// Turns the bytes of a log file, fed as they arrive, into whole lines. Keeps an
 /// unfinished last record (the runtime may be writing it) and each stream's partial line
-/// until they are complete.
+/// until they are complete, each within its bound.
 #[derive(Debug, Default)]
 pub(crate) struct Decoder {
     unfinished: Vec<u8>,
+    /// The unfinished record outgrew [`MAX_RECORD`]: bytes are dropped up to its end.
+    skipping: bool,
     partial: [Option<LogLine>; 2],
 }
 
@@ -91,6 +103,9 @@ impl Decoder {
         while let Some(end) = rest.iter().position(|b| *b == b'\n') {
             let (head, tail) = rest.split_at(end);
             rest = &tail[1..];
+            if std::mem::take(&mut self.skipping) {
+                continue;
+            }
             if self.unfinished.is_empty() {
                 self.record(head, &mut out);
             } else {
@@ -99,7 +114,13 @@ impl Decoder {
                 self.record(&line, &mut out);
             }
         }
-        self.unfinished.extend_from_slice(rest);
+        if !self.skipping {
+            self.unfinished.extend_from_slice(rest);
+            if self.unfinished.len() > MAX_RECORD {
+                self.unfinished = Vec::new();
+                self.skipping = true;
+            }
+        }
         out
     }
 
@@ -110,12 +131,17 @@ impl Decoder {
             time: r.time.to_string(),
             at: r.at,
             text: Vec::new(),
+            ends: true,
         });
         line.text.extend_from_slice(r.text);
-        if r.partial {
-            *slot = Some(line);
-        } else {
+        if !r.partial {
             out.push(line);
+        } else if line.text.len() > MAX_LINE {
+            // Shown now as the start of a line; the rest follows in later lines.
+            line.ends = false;
+            out.push(line);
+        } else {
+            *slot = Some(line);
         }
     }
 
@@ -126,16 +152,6 @@ impl Decoder {
         out.sort_by_key(|l| l.at);
         out
     }
-}
-
-/// The last `n` of `lines` (all when `n` is `None`).
-pub(crate) fn tail(mut lines: Vec<LogLine>, n: Option<u64>) -> Vec<LogLine> {
-    if let Some(n) = n {
-        let keep = usize::try_from(n).unwrap_or(usize::MAX);
-        let drop = lines.len().saturating_sub(keep);
-        lines.drain(..drop);
-    }
-    lines
 }
 
 /// Turns lines into what the client receives, honouring `sinceSeconds`/`sinceTime`,
@@ -178,7 +194,9 @@ impl Renderer {
                 out.push(b' ');
             }
             out.extend_from_slice(&line.text);
-            out.push(b'\n');
+            if line.ends {
+                out.push(b'\n');
+            }
             if let Some(left) = self.remaining.as_mut() {
                 let len = (out.len() - start) as u64;
                 if len >= *left {
@@ -256,6 +274,40 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_line_is_shown_in_bounded_pieces() {
+        let mut d = Decoder::default();
+        let piece = "x".repeat(16 * 1024);
+        let mut shown = Vec::new();
+        // 20 partial records of 16 KiB: more than MAX_LINE, so a piece comes out early.
+        for _ in 0..20 {
+            shown.extend(d.feed(format!("{T1} stdout P {piece}\n").as_bytes()));
+        }
+        shown.extend(d.feed(format!("{T1} stdout F end\n").as_bytes()));
+        assert_eq!(shown.len(), 2, "one bounded piece, then the rest");
+        assert!(!shown[0].ends && shown[0].text.len() <= MAX_LINE + piece.len());
+        assert!(shown[1].ends && shown[1].text.ends_with(b"end"));
+        let mut r = Renderer::new(&PodLogOptions::default(), T1.parse().unwrap());
+        let out = r.render(&shown);
+        assert_eq!(
+            out.len(),
+            20 * piece.len() + "end\n".len(),
+            "no newline inside the line"
+        );
+    }
+
+    #[test]
+    fn an_oversized_record_is_dropped_up_to_its_end() {
+        let mut d = Decoder::default();
+        let junk = vec![b'y'; 64 * 1024];
+        for _ in 0..(MAX_RECORD / junk.len() + 2) {
+            assert!(d.feed(&junk).is_empty());
+        }
+        assert!(d.unfinished.is_empty(), "nothing of it is kept");
+        let lines = d.feed(format!("tail of junk\n{T1} stdout F next\n").as_bytes());
+        assert_eq!(texts(&lines), ["next"]);
+    }
+
+    #[test]
     fn a_record_split_across_reads_waits_for_its_end() {
         let mut d = Decoder::default();
         let file = format!("{T1} stdout F first\n{T2} stdout F second\n");
@@ -275,14 +327,6 @@ mod tests {
     fn render(opts: PodLogOptions, lines: &[LogLine]) -> String {
         let now: Timestamp = "2025-01-02T15:04:08Z".parse().unwrap();
         String::from_utf8(Renderer::new(&opts, now).render(lines)).unwrap()
-    }
-
-    #[test]
-    fn tail_keeps_the_last_lines() {
-        assert_eq!(texts(&tail(lines(), Some(2))), ["two", "three"]);
-        assert_eq!(texts(&tail(lines(), Some(0))), Vec::<String>::new());
-        assert_eq!(texts(&tail(lines(), Some(10))).len(), 3);
-        assert_eq!(texts(&tail(lines(), None)).len(), 3);
     }
 
     #[test]

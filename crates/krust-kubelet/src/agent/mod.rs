@@ -11,6 +11,7 @@ mod containerd;
 mod host;
 mod images;
 mod log_files;
+mod log_rotation;
 mod logs;
 mod masquerade;
 mod server;
@@ -32,6 +33,7 @@ use crate::config::{HostNode, PoolSpec, parse_taint};
 use crate::names::NodeNames;
 use crate::pod::admission;
 use crate::runtime::CriRuntime;
+use crate::runtime::cri::dns::{ClusterDns, ResolvConf};
 
 /// Settings of a real node agent.
 #[derive(Debug, Clone)]
@@ -60,6 +62,10 @@ pub struct AgentConfig {
     /// Port of the HTTPS endpoint the API server reads container logs from (kubelet's
     /// `--port`); several agents on one machine need different ones.
     pub kubelet_port: u16,
+    /// The cluster DNS address pods ask (kubelet's `--cluster-dns`); served by this agent.
+    pub cluster_dns: Option<Ipv4Addr>,
+    /// The cluster's DNS domain (`--cluster-domain`).
+    pub cluster_domain: String,
 }
 
 impl AgentConfig {
@@ -77,6 +83,8 @@ impl AgentConfig {
             taints: Vec::new(),
             sync_frequency: Duration::from_secs(60),
             kubelet_port: 10250,
+            cluster_dns: None,
+            cluster_domain: "cluster.local".into(),
         }
     }
 }
@@ -184,13 +192,28 @@ impl Agent {
             logs_root: agent_dir.join("pod-logs"),
         };
         server::start(endpoint, cri.clone(), shutdown.clone()).await;
-        let runtime = Arc::new(CriRuntime::new(
-            cri,
-            crate::volumes::KubeObjects::new(self.client.clone()),
-            agent_dir.join("pod-logs"),
-            agent_dir.join("pods"),
-            node_ip.to_string(),
+        tokio::spawn(log_rotation::run(
+            log_rotation::CriLogs {
+                cri: cri.clone(),
+                root: agent_dir.join("pod-logs"),
+            },
+            log_rotation::Limits::default(),
+            shutdown.clone(),
         ));
+        let runtime = Arc::new(
+            CriRuntime::new(
+                cri,
+                crate::volumes::KubeObjects::new(self.client.clone()),
+                agent_dir.join("pod-logs"),
+                agent_dir.join("pods"),
+                node_ip.to_string(),
+            )
+            .with_dns(ClusterDns {
+                server: c.cluster_dns,
+                domain: c.cluster_domain.clone(),
+                host: ResolvConf::parse(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()),
+            }),
+        );
         tokio::spawn(network_when_cidr_known(
             self.client.clone(),
             c.node_name.clone(),

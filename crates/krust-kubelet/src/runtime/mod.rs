@@ -6,7 +6,7 @@
 //! reports what is. [`SimulatedRuntime`] pretends; a CRI client for containerd will
 //! implement the same trait.
 
-mod cri;
+pub(crate) mod cri;
 mod simulated;
 
 use std::future::Future;

@@ -7,8 +7,9 @@
 //! containerd 1.6 has no event stream in CRI.
 
 mod auth;
+pub(crate) mod dns;
 mod expand;
-mod spec;
+pub(crate) mod spec;
 mod state;
 
 use std::collections::{HashMap, VecDeque};
@@ -37,6 +38,7 @@ pub struct CriRuntime<S = crate::volumes::KubeObjects> {
     objects: S,
     paths: Paths,
     node_ip: String,
+    dns: dns::ClusterDns,
     relist: tokio::sync::Mutex<Relist>,
 }
 
@@ -80,8 +82,15 @@ impl<S: ObjectSource> CriRuntime<S> {
             objects,
             paths: Paths { logs, pods },
             node_ip,
+            dns: dns::ClusterDns::default(),
             relist: tokio::sync::Mutex::new(Relist::default()),
         }
+    }
+
+    /// Pods' resolv.conf follows `dns` (without it every pod gets the host's).
+    pub fn with_dns(mut self, dns: dns::ClusterDns) -> Self {
+        self.dns = dns;
+        self
     }
 
     /// The sandboxes of pod `uid`, newest first.
@@ -265,7 +274,7 @@ impl<S: ObjectSource> Runtime for CriRuntime<S> {
         for old in existing {
             self.remove_sandbox(&old.id).await?;
         }
-        let config = spec::sandbox_config(pod, &self.paths);
+        let config = spec::sandbox_config(pod, &self.paths, &self.dns);
         std::fs::create_dir_all(&config.log_directory)
             .map_err(|e| RuntimeError::Other(format!("creating {}: {e}", config.log_directory)))?;
         self.cri
@@ -322,7 +331,7 @@ impl<S: ObjectSource> Runtime for CriRuntime<S> {
                 })
                 .await;
         }
-        let sandbox_config = spec::sandbox_config(pod, &self.paths);
+        let sandbox_config = spec::sandbox_config(pod, &self.paths, &self.dns);
         let addrs = spec::Addresses {
             pod_ip: ip.unwrap_or_default(),
             host_ip: self.node_ip.clone(),

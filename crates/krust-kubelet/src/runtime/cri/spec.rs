@@ -81,7 +81,7 @@ fn meta_str(v: &Option<String>) -> String {
 }
 
 /// The sandbox configuration of `pod`.
-pub(crate) fn sandbox_config(pod: &Pod, paths: &Paths) -> v1::PodSandboxConfig {
+pub(crate) fn sandbox_config(pod: &Pod, paths: &Paths, dns: &super::dns::ClusterDns) -> v1::PodSandboxConfig {
     let m = &pod.metadata;
     let spec = pod.spec.clone().unwrap_or_default();
     let mut labels: HashMap<String, String> = m.labels.clone().unwrap_or_default().into_iter().collect();
@@ -118,7 +118,7 @@ pub(crate) fn sandbox_config(pod: &Pod, paths: &Paths) -> v1::PodSandboxConfig {
         }),
         hostname,
         log_directory: paths.pod_logs(pod).display().to_string(),
-        dns_config: None,
+        dns_config: super::dns::dns_config(pod, dns),
         port_mappings,
         labels,
         annotations: m.annotations.clone().unwrap_or_default().into_iter().collect(),
@@ -612,7 +612,7 @@ mod tests {
                 {"containerPort": 53, "protocol": "UDP"}
             ]}]
         }));
-        let s = sandbox_config(&p, &paths());
+        let s = sandbox_config(&p, &paths(), &Default::default());
         let meta = s.metadata.unwrap();
         assert_eq!(
             (meta.name.as_str(), meta.namespace.as_str(), meta.uid.as_str()),
