@@ -30,6 +30,7 @@ mod podgc;
 mod replicaset;
 mod rootca;
 mod serviceaccount;
+mod servicelb;
 mod statefulset;
 mod taint_eviction;
 mod ttl;

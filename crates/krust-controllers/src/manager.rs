@@ -62,6 +62,9 @@ pub struct ControllerConfig {
     /// Longest validity of a certificate the `csrsigning` controller issues
     /// (`--cluster-signing-duration`; upstream's default is one year).
     pub cluster_signing_duration: Duration,
+    /// Addresses for LoadBalancer Services (`--service-lb-pool`, a CIDR); without it they
+    /// get the Ready nodes' addresses.
+    pub service_lb_pool: Option<String>,
 }
 
 /// Text that must never reach a log (a private key): `Debug` says only whether it is set.
@@ -101,6 +104,7 @@ impl Default for ControllerConfig {
             node_cidr_mask_size: 24,
             ca_key_pem: Sensitive::default(),
             cluster_signing_duration: Duration::from_secs(365 * 24 * 3600),
+            service_lb_pool: None,
         }
     }
 }
@@ -172,6 +176,12 @@ impl ControllerConfig {
     /// with a clear message instead of running a controller that cannot work: the cluster
     /// CIDR and node mask size, when the node IPAM controller runs.
     pub fn validate(&self) -> Result<(), Error> {
+        if let Some(pool) = &self.service_lb_pool {
+            crate::servicelb::Pool::parse(pool).map_err(|reason| Error::Invalid {
+                setting: "--service-lb-pool",
+                reason,
+            })?;
+        }
         if !self.enabled(crate::nodeipam::NAME) {
             return Ok(());
         }
@@ -241,6 +251,7 @@ pub fn registry() -> BTreeMap<&'static str, Register> {
     r.insert(crate::nodeipam::NAME, crate::nodeipam::register);
     r.insert(crate::csrapproving::NAME, crate::csrapproving::register);
     r.insert(crate::csrsigning::NAME, crate::csrsigning::register);
+    r.insert(crate::servicelb::NAME, crate::servicelb::register);
     r.insert(
         "replicationcontroller-controller",
         crate::replicaset::register_replication_controller,

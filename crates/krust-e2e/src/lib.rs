@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod node;
+
 /// The krust binary under test: `$KRUST_BIN`, else the workspace's debug build.
 pub fn krust_bin() -> PathBuf {
     if let Ok(p) = std::env::var("KRUST_BIN") {

@@ -7,93 +7,14 @@
 // Test helpers may unwrap: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use krust_e2e::Cluster;
+use krust_e2e::node::{self, http_get, phase, tail};
 use serde_json::Value;
 
 fn node_cluster() -> Option<Cluster> {
-    node_cluster_with(&[])
-}
-
-fn node_cluster_with(extra: &[&str]) -> Option<Cluster> {
-    if let Err(why) = Cluster::node_prerequisites() {
-        eprintln!("skipped: {why}");
-        return None;
-    }
-    Some(Cluster::start_node(extra))
-}
-
-/// Polls `pod`'s page `path` on port 8080 until it contains `want`.
-fn wait_page(c: &Cluster, ip: &str, path: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = http_get(ip, 8080, path);
-        match &got {
-            Ok(text) if text.contains(want) => return text.clone(),
-            _ => assert!(
-                Instant::now() < deadline,
-                "GET http://{ip}:8080{path} never contained {want:?}; last: {got:?}\nlog tail:\n{}",
-                tail(&c.log())
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-/// Polls `pod`'s JSON until `done` holds (two minutes at most).
-fn wait_pod(c: &Cluster, pod: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let out = c.kubectl(&["get", "pod", pod, "-o", "json"]);
-        if out.status.success() {
-            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-            if done(&v) {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pod {pod}: {what} did not happen; pod:\n{v:#}\nserver log tail:\n{}",
-                tail(&c.log())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-fn phase(v: &Value) -> &str {
-    v["status"]["phase"].as_str().unwrap_or_default()
-}
-
-/// Whether traffic to `ip` stays on the pod bridge (so a test never sends a request off
-/// the machine should the bridge be gone).
-fn on_pod_bridge(ip: &str) -> bool {
-    std::process::Command::new("ip")
-        .args(["route", "get", ip])
-        .output()
-        .is_ok_and(|o| krust_e2e::stdout(&o).contains("dev krust0"))
-}
-
-fn http_get(ip: &str, port: u16, path: &str) -> std::io::Result<String> {
-    if !on_pod_bridge(ip) {
-        return Err(std::io::Error::other(format!(
-            "{ip} is not routed through the pod bridge krust0"
-        )));
-    }
-    let addr = format!("{ip}:{port}").parse().map_err(std::io::Error::other)?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
-    s.set_read_timeout(Some(Duration::from_secs(3)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
+    node::node_cluster(&[])
 }
 
 #[test]
@@ -147,7 +68,7 @@ spec:
   - {name: www, emptyDir: {}}
 "#,
     );
-    let pod = wait_pod(&c, "web", "Running and Ready", |v| {
+    let pod = c.wait_pod("web", "Running and Ready", |v| {
         phase(v) == "Running" && v["status"]["containerStatuses"][0]["ready"] == true
     });
     let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
@@ -208,7 +129,7 @@ spec:
     command: ["sh", "-c", "echo about to fail; exit 3"]
 "#,
     );
-    let pod = wait_pod(&c, "crash", "CrashLoopBackOff after two restarts", |v| {
+    let pod = c.wait_pod("crash", "CrashLoopBackOff after two restarts", |v| {
         let s = &v["status"]["containerStatuses"][0];
         s["restartCount"].as_i64().unwrap_or(0) >= 2 && s["state"]["waiting"]["reason"] == "CrashLoopBackOff"
     });
@@ -272,16 +193,14 @@ spec:
     command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
 "#,
     );
-    let before = wait_pod(&c, "steady", "Running", |v| phase(v) == "Running");
+    let before = c.wait_pod("steady", "Running", |v| phase(v) == "Running");
     let id = before["status"]["containerStatuses"][0]["containerID"].clone();
     let ip = before["status"]["podIP"].clone();
     assert!(c.stop(), "the server stops cleanly; log:\n{}", tail(&c.log()));
     c.restart();
     // Give the agent time to look at the pod again, then compare.
     std::thread::sleep(Duration::from_secs(5));
-    let after = wait_pod(&c, "steady", "Running after the restart", |v| {
-        phase(v) == "Running"
-    });
+    let after = c.wait_pod("steady", "Running after the restart", |v| phase(v) == "Running");
     let s = &after["status"]["containerStatuses"][0];
     assert_eq!(s["containerID"], id, "the same container runs on");
     assert_eq!(s["restartCount"], 0);
@@ -327,14 +246,14 @@ spec:
             .unwrap_or(Value::Null)
     };
     // Running but not ready until the file exists.
-    let first = wait_pod(&c, "probed", "running", |v| {
+    let first = c.wait_pod("probed", "running", |v| {
         status(v, "ready-for-a-while")["state"]["running"].is_object()
     });
     assert_eq!(status(&first, "ready-for-a-while")["ready"], false, "{first:#}");
-    wait_pod(&c, "probed", "the first container ready", |v| {
+    c.wait_pod("probed", "the first container ready", |v| {
         status(v, "ready-for-a-while")["ready"] == true
     });
-    let gone = wait_pod(&c, "probed", "not ready again once the file is gone", |v| {
+    let gone = c.wait_pod("probed", "not ready again once the file is gone", |v| {
         status(v, "ready-for-a-while")["ready"] == false
     });
     assert_eq!(
@@ -350,7 +269,7 @@ spec:
         .unwrap()
         .clone();
     assert_eq!(pod_ready["status"], "False", "{pod_ready:#}");
-    let restarted = wait_pod(&c, "probed", "the liveness-probed container restarted", |v| {
+    let restarted = c.wait_pod("probed", "the liveness-probed container restarted", |v| {
         status(v, "alive-for-a-while")["restartCount"]
             .as_i64()
             .unwrap_or(0)
@@ -362,7 +281,7 @@ spec:
 
 #[test]
 fn config_maps_secrets_and_the_downward_api_reach_containers_and_updates_follow() {
-    let Some(c) = node_cluster_with(&["--node-sync-frequency", "2s"]) else {
+    let Some(c) = node::node_cluster(&["--node-sync-frequency", "2s"]) else {
         return;
     };
     c.ok_stdin(
@@ -411,12 +330,12 @@ spec:
       items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]
 "#,
     );
-    let pod = wait_pod(&c, "reader", "Running", |v| phase(v) == "Running");
+    let pod = c.wait_pod("reader", "Running", |v| phase(v) == "Running");
     let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
-    wait_page(&c, &ip, "/env", "hello hunter2 hello");
-    wait_page(&c, &ip, "/secret", "hunter2");
-    wait_page(&c, &ip, "/labels", "tier=\"web\"");
-    let mounts = wait_page(&c, &ip, "/mounts", "tmpfs");
+    c.wait_page(&ip, 8080, "/env", "hello hunter2 hello");
+    c.wait_page(&ip, 8080, "/secret", "hunter2");
+    c.wait_page(&ip, 8080, "/labels", "tier=\"web\"");
+    let mounts = c.wait_page(&ip, 8080, "/mounts", "tmpfs");
     assert!(
         mounts.lines().filter(|l| l.starts_with("tmpfs")).count() >= 2,
         "the secret and the memory emptyDir are tmpfs mounts: {mounts}"
@@ -425,7 +344,7 @@ spec:
         mounts.contains("size=16384k"),
         "sizeLimit is the tmpfs size: {mounts}"
     );
-    wait_page(&c, &ip, "/", "version one");
+    c.wait_page(&ip, 8080, "/", "version one");
     // An edit of the ConfigMap reaches the running container's volume.
     c.ok(&[
         "patch",
@@ -434,7 +353,7 @@ spec:
         "-p",
         r#"{"data":{"index.html":"version two"}}"#,
     ]);
-    wait_page(&c, &ip, "/", "version two");
+    c.wait_page(&ip, 8080, "/", "version two");
     assert_eq!(
         pod["status"]["containerStatuses"][0]["restartCount"], 0,
         "no restart was needed"
@@ -457,7 +376,7 @@ spec:
       valueFrom: {configMapKeyRef: {name: site, key: nope}}
 "#,
     );
-    let bad = wait_pod(&c, "misconfigured", "CreateContainerConfigError", |v| {
+    let bad = c.wait_pod("misconfigured", "CreateContainerConfigError", |v| {
         v["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CreateContainerConfigError"
     });
     let msg = bad["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
@@ -512,9 +431,9 @@ spec:
 "#
     .replace("MARKS", &marks.display().to_string());
     c.ok_stdin(&["apply", "-f", "-"], &manifest);
-    wait_pod(&c, "graceful", "Running", |v| phase(v) == "Running");
-    wait_pod(&c, "stubborn", "Running", |v| phase(v) == "Running");
-    let done = wait_pod(&c, "reporter", "Succeeded", |v| phase(v) == "Succeeded");
+    c.wait_pod("graceful", "Running", |v| phase(v) == "Running");
+    c.wait_pod("stubborn", "Running", |v| phase(v) == "Running");
+    let done = c.wait_pod("reporter", "Succeeded", |v| phase(v) == "Succeeded");
     assert_eq!(
         done["status"]["containerStatuses"][0]["state"]["terminated"]["message"], "all done\n",
         "{done:#}"
@@ -570,7 +489,7 @@ spec:
     };
     let writer = format!("{claim}---{}", pod_with_claim("writer", "echo kept > /data/file"));
     c.ok_stdin(&["apply", "-f", "-"], &writer);
-    wait_pod(&c, "writer", "Succeeded", |v| phase(v) == "Succeeded");
+    c.wait_pod("writer", "Succeeded", |v| phase(v) == "Succeeded");
     let pvc = c.get_json(&["pvc", "data"]);
     assert_eq!(pvc["status"]["phase"], "Bound", "{pvc:#}");
     let pv = c.get_json(&["pv", pvc["spec"]["volumeName"].as_str().unwrap()]);
@@ -584,7 +503,7 @@ spec:
         &["apply", "-f", "-"],
         &pod_with_claim("reader", "cat /data/file > /dev/termination-log"),
     );
-    let done = wait_pod(&c, "reader", "Succeeded", |v| phase(v) == "Succeeded");
+    let done = c.wait_pod("reader", "Succeeded", |v| phase(v) == "Succeeded");
     assert_eq!(
         done["status"]["containerStatuses"][0]["state"]["terminated"]["message"],
         "kept\n"
@@ -635,7 +554,7 @@ spec:
     command: ["sh", "-c", "echo from the imported image > /dev/termination-log"]
 "#,
     );
-    let done = wait_pod(&c, "extra", "Succeeded", |v| phase(v) == "Succeeded");
+    let done = c.wait_pod("extra", "Succeeded", |v| phase(v) == "Succeeded");
     assert_eq!(
         done["status"]["containerStatuses"][0]["state"]["terminated"]["message"],
         "from the imported image\n"
@@ -652,7 +571,7 @@ spec:
   - {name: c, image: "krust.io/absent:1", imagePullPolicy: Never}
 "#,
     );
-    let v = wait_pod(&c, "absent", "ErrImageNeverPull", |v| {
+    let v = c.wait_pod("absent", "ErrImageNeverPull", |v| {
         v["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ErrImageNeverPull"
     });
     assert_eq!(phase(&v), "Pending");
@@ -673,7 +592,7 @@ fn static_pod_manifests_run_as_mirror_pods() {
     )
     .unwrap();
     let name = format!("static-web-{node}");
-    let pod = wait_pod(&c, &name, "the mirror pod Running", |v| phase(v) == "Running");
+    let pod = c.wait_pod(&name, "the mirror pod Running", |v| phase(v) == "Running");
     assert_eq!(
         pod["metadata"]["annotations"]["kubernetes.io/config.source"],
         "file"

@@ -11,6 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use krust_e2e::node::tail;
 use krust_e2e::{Cluster, stderr, stdout};
 use serde_json::Value;
 
@@ -22,31 +23,6 @@ fn cluster() -> Option<Cluster> {
     // A port of its own, so nothing else on this machine's 10250 gets in the way.
     let port = krust_e2e::free_local_port().to_string();
     Some(Cluster::start_node(&["--kubelet-port", &port]))
-}
-
-fn last_lines(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
-/// Waits (two minutes at most) until pod `name`'s JSON satisfies `done`.
-fn wait_for(c: &Cluster, name: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let out = c.kubectl(&["get", "pod", name, "-o", "json"]);
-        if out.status.success() {
-            let pod: Value = serde_json::from_slice(&out.stdout).unwrap();
-            if done(&pod) {
-                return pod;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pod {name}: {what} did not happen:\n{pod:#}\nserver log:\n{}",
-                last_lines(&c.log())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 fn running(pod: &Value) -> bool {
@@ -69,7 +45,7 @@ fn logs_until(c: &Cluster, args: &[&str], ok: impl Fn(&str) -> bool) -> String {
             Instant::now() < deadline,
             "kubectl {full:?} never gave what was expected; last stdout:\n{text}\nstderr:\n{}\nserver log:\n{}",
             stderr(&out),
-            last_lines(&c.log())
+            tail(&c.log())
         );
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -144,7 +120,7 @@ fn kubectl_logs_reads_tails_follows_and_finds_previous_instances() {
     let Some(c) = cluster() else { return };
     c.ok_stdin(&["apply", "-f", "-"], PODS);
     for pod in ["one", "two", "ticker"] {
-        wait_for(&c, pod, "Running", running);
+        c.wait_pod(pod, "Running", running);
     }
 
     // Discovery lists the subresource as upstream does.
@@ -191,7 +167,7 @@ fn kubectl_logs_reads_tails_follows_and_finds_previous_instances() {
     assert!(err.contains("container nope is not valid for pod two"), "{err}");
 
     // --previous after a crash: the earlier run's line, and the current one is later.
-    wait_for(&c, "crasher", "a restart", |p| {
+    c.wait_pod("crasher", "a restart", |p| {
         p["status"]["containerStatuses"][0]["lastState"]["terminated"].is_object()
     });
     let previous = logs_until(&c, &["crasher", "--previous"], |t| last_count(t, "run").is_some());
@@ -239,7 +215,7 @@ fn kubectl_logs_reads_tails_follows_and_finds_previous_instances() {
     assert!(
         later.is_some(),
         "kubectl logs -f showed no line written after tick {at_start}; server log:\n{}",
-        last_lines(&c.log())
+        tail(&c.log())
     );
 
     // A workload: kubectl picks one of its pods.

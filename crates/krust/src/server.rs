@@ -114,6 +114,10 @@ pub struct ServerArgs {
     /// Prefix length of each node's podCIDR within --cluster-cidr.
     #[arg(long, default_value_t = 24)]
     pub node_cidr_mask_size: u8,
+    /// IPv4 range (CIDR) LoadBalancer Services get their addresses from, one each;
+    /// without it they get the addresses of the Ready nodes.
+    #[arg(long)]
+    pub service_lb_pool: Option<String>,
 }
 
 /// Parses `--service-cidr` and `--service-node-port-range`.
@@ -258,6 +262,7 @@ async fn run_components(
             .unwrap_or_else(|_| args.data_dir.join("storage")),
         cluster_cidr: args.cluster_cidr.clone(),
         node_cidr_mask_size: args.node_cidr_mask_size,
+        service_lb_pool: args.service_lb_pool.clone(),
         ca_key_pem: krust_controllers::Sensitive(ca_key_pem),
         ..Default::default()
     };

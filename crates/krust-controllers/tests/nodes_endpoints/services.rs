@@ -313,3 +313,66 @@ subsets:
             .then_some(())
     });
 }
+
+/// The addresses in a Service's `status.loadBalancer.ingress`.
+fn lb_ips(svc: &Value) -> Vec<String> {
+    svc["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["ip"].as_str().map(String::from))
+        .collect()
+}
+
+#[test]
+fn load_balancer_services_get_the_ready_nodes_addresses() {
+    let env = Env::start();
+    let mut nodes: Vec<String> = ["sim-0", "sim-1"]
+        .iter()
+        .map(|n| {
+            let node = env.try_json(&["node", n]).unwrap();
+            node["status"]["addresses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["type"] == "InternalIP")
+                .map(|a| a["address"].as_str().unwrap().to_string())
+                .unwrap()
+        })
+        .collect();
+    nodes.sort();
+    env.apply(
+        r#"apiVersion: v1
+kind: Service
+metadata: {name: front}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: elsewhere}
+spec:
+  type: LoadBalancer
+  loadBalancerClass: example.com/other
+  selector: {app: web}
+  ports: [{port: 80}]
+"#,
+    );
+    let got = env.wait("the LoadBalancer address", || {
+        let svc = env.try_json(&["service", "front"])?;
+        let ips = lb_ips(&svc);
+        (!ips.is_empty()).then_some((ips, svc))
+    });
+    assert_eq!(got.0, nodes, "{:#}", got.1);
+    assert_eq!(got.1["status"]["loadBalancer"]["ingress"][0]["ipMode"], "VIP");
+    // kubectl shows them as the EXTERNAL-IP.
+    let table = env.ok(&["get", "service", "front"]);
+    assert!(table.contains(&nodes.join(",")), "{table}");
+    // A Service of another load balancer class is left to it.
+    let other = env.quiet("the other class's Service", Duration::from_secs(3), || {
+        env.try_json(&["service", "elsewhere"]).map(|s| lb_ips(&s))
+    });
+    assert!(other.is_empty(), "{other:?}");
+}
