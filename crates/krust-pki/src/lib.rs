@@ -39,5 +39,5 @@ pub use kubelet::{
 };
 pub use pki::{ADMIN_GROUP, ADMIN_USER, PROXY_CLIENT_USER, Pki, PkiOptions, PkiPaths};
 pub use sans::DEFAULT_SERVICE_IP;
-pub use tls::{ALPN_PROTOCOLS, ring_provider};
+pub use tls::{ALPN_PROTOCOLS, NoVerification, insecure_client_config, ring_provider};
 pub use token_file::TokenFile;

@@ -62,14 +62,12 @@ pub(crate) async fn check<R: Runtime>(
             path,
             headers,
         } => {
-            if *https {
-                return Err("HTTPS probes are not supported by this node agent yet".into());
-            }
             let addr = address(host.as_deref(), target, *port).await?;
-            match tokio::time::timeout(timeout, http_get(addr, path, headers)).await {
+            let scheme = if *https { "https" } else { "http" };
+            match tokio::time::timeout(timeout, http_get(addr, *https, path, headers)).await {
                 Ok(r) => r,
                 Err(_) => Err(format!(
-                    "Get \"http://{addr}{path}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
+                    "Get \"{scheme}://{addr}{path}\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
                 )),
             }
         }
@@ -126,12 +124,33 @@ pub(crate) fn status_code(line: &str) -> Option<u16> {
 }
 
 /// GETs `path` from `addr` as upstream's prober does (its User-Agent and Accept, then
-/// the probe's headers) and passes on a 2xx or 3xx status.
-async fn http_get(addr: SocketAddr, path: &str, headers: &[(String, String)]) -> Outcome {
-    let url = format!("http://{addr}{path}");
-    let mut stream = TcpStream::connect(addr)
+/// the probe's headers) and passes on a 2xx or 3xx status. Over HTTPS the server's
+/// certificate is not verified, as upstream's prober does not.
+async fn http_get(addr: SocketAddr, https: bool, path: &str, headers: &[(String, String)]) -> Outcome {
+    let url = format!("{}://{addr}{path}", if https { "https" } else { "http" });
+    let tcp = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("Get \"{url}\": dial tcp {addr}: connect: {e}"))?;
+    if !https {
+        return exchange(tcp, &url, addr, path, headers).await;
+    }
+    let config = krust_pki::insecure_client_config().map_err(|e| format!("Get \"{url}\": {e}"))?;
+    let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("Get \"{url}\": {e}"))?;
+    exchange(tls, &url, addr, path, headers).await
+}
+
+/// Sends the GET over `stream` and judges the status line.
+async fn exchange(
+    mut stream: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    url: &str,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(String, String)],
+) -> Outcome {
     let mut req = format!("GET {path} HTTP/1.1\r\n");
     let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
     if !has("host") {
@@ -240,6 +259,63 @@ mod tests {
         assert!(
             err.starts_with(&format!("dial tcp 127.0.0.1:{closed}: connect:")),
             "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn https_checks_do_not_verify_the_certificate() {
+        // A self-signed certificate for a name that is not the address: still accepted.
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["pod.invalid".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(krust_pki::ring_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            for code in ["200 OK", "404 Not Found"] {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let mut s = acceptor.accept(tcp).await.unwrap();
+                let mut buf = [0u8; 1024];
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(buf[..n].starts_with(b"GET /tls HTTP/1.1\r\n"));
+                s.write_all(format!("HTTP/1.1 {code}\r\nContent-Length: 0\r\n\r\n").as_bytes())
+                    .await
+                    .unwrap();
+                s.shutdown().await.unwrap();
+            }
+        });
+        let target = Target {
+            container_id: "x".into(),
+            pod_ip: Some("127.0.0.1".parse().unwrap()),
+        };
+        let rt = crate::runtime::SimulatedRuntime::new(
+            1,
+            Duration::from_secs(1),
+            std::sync::Arc::new(crate::clock::SystemClock),
+        );
+        let https = Action::Http {
+            https: true,
+            host: None,
+            port,
+            path: "/tls".into(),
+            headers: vec![],
+        };
+        let t = Duration::from_secs(5);
+        assert_eq!(check(&rt, &target, &https, t).await, Ok(()));
+        assert_eq!(
+            check(&rt, &target, &https, t).await,
+            Err("HTTP probe failed with statuscode: 404".into())
         );
     }
 
