@@ -118,8 +118,12 @@ async fn job_pods_succeed_or_fail_and_free_their_slot() {
     })
     .await;
     assert!(
-        h.runtime.pod_status("u-ok").await.unwrap().is_none(),
-        "address given back"
+        h.runtime
+            .pod_status("u-ok")
+            .await
+            .unwrap()
+            .is_some_and(|s| !s.sandbox.ready),
+        "sandbox stopped (address given back), containers kept for their logs"
     );
     // Its slot is free again.
     let mut failing = named("bad", "u-bad", "Never");

@@ -248,8 +248,9 @@ async fn drive<R: Runtime>(
         if let Some(p) = probes {
             p.forget(uid);
         }
+        // Stopped, not removed: a finished pod's containers and logs stay until the pod
+        // is deleted, as upstream (`kubectl logs` of a completed Job's pod).
         rt.kill_pod(uid, Duration::ZERO).await?;
-        rt.remove_pod(uid).await?;
     }
     Ok(SyncResult::Status {
         status: Box::new(status),
@@ -318,7 +319,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn job_pod_succeeds_after_the_pod_duration_and_frees_its_address() {
+    async fn job_pod_succeeds_after_the_pod_duration_and_its_sandbox_stops() {
         let (clock, rt) = setup();
         let p = pod("Never", &["a"], &[]);
         assert_eq!(phase(&sync_pod(&rt, &*clock, &node(), &p, None).await), "Running");
@@ -327,10 +328,10 @@ mod tests {
         clock.advance(Duration::from_secs(1));
         let r = sync_pod(&rt, &*clock, &node(), &p, None).await;
         assert_eq!(phase(&r), "Succeeded");
-        assert!(
-            rt.pod_status("u-1").await.unwrap().is_none(),
-            "removed from the runtime"
-        );
+        // Stopped, not removed: its containers (and logs) stay until the pod is deleted.
+        let stopped = rt.pod_status("u-1").await.unwrap().unwrap();
+        assert!(!stopped.sandbox.ready);
+        assert_eq!(stopped.containers.len(), 1);
     }
 
     #[tokio::test(start_paused = true)]

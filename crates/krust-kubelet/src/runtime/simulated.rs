@@ -154,13 +154,10 @@ impl Runtime for SimulatedRuntime {
         let mut st = self.state.lock();
         match st.pods.get(&uid) {
             Some(sim) if !sim.stopped => return Ok(()),
-            // A stopped sandbox is replaced, with its containers.
-            Some(sim) => {
-                let (node, host) = (sim.node, sim.host);
+            // A stopped sandbox is replaced, with its containers (its address went when
+            // it stopped).
+            Some(_) => {
                 st.pods.remove(&uid);
-                if let Some(subnet) = st.subnets.get_mut(node as usize) {
-                    subnet.release(host);
-                }
             }
             None => {}
         }
@@ -279,6 +276,9 @@ impl Runtime for SimulatedRuntime {
         let Some(sim) = st.pods.get_mut(uid) else {
             return Ok(());
         };
+        // A stopped sandbox gives its address back, as CRI's StopPodSandbox tears down
+        // the pod network; its containers stay (for their status and logs) until removal.
+        let release = (!sim.stopped).then_some((sim.node, sim.host));
         sim.stopped = true;
         let pod_id = sim.id;
         for (position, c) in sim.containers.iter_mut().enumerate() {
@@ -293,12 +293,18 @@ impl Runtime for SimulatedRuntime {
                 });
             }
         }
+        if let Some((node, host)) = release
+            && let Some(subnet) = st.subnets.get_mut(node as usize)
+        {
+            subnet.release(host);
+        }
         Ok(())
     }
 
     async fn remove_pod(&self, uid: &str) -> Result<(), RuntimeError> {
         let mut st = self.state.lock();
         if let Some(sim) = st.pods.remove(uid)
+            && !sim.stopped
             && let Some(subnet) = st.subnets.get_mut(sim.node as usize)
         {
             subnet.release(sim.host);
