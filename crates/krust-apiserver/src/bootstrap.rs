@@ -1,6 +1,7 @@
 //! Objects every cluster starts with: the namespaces default, kube-system, kube-public and
 //! kube-node-lease, the two system PriorityClasses, the default StorageClass `local-path`
-//! (as k3s ships), and the `kubernetes` Service with its Endpoints and EndpointSlice
+//! (as k3s ships), the `kube-dns` Service reserving the cluster DNS address, and the
+//! `kubernetes` Service with its Endpoints and EndpointSlice
 //! pointing at this API server (kept current at every start).
 
 use krust_api::{ApiError, defaults};
@@ -49,6 +50,20 @@ fn system_objects(state: &State) -> Vec<(&'static str, &'static str, Value, bool
                 "labels": {"component": "apiserver", "provider": "kubernetes"}},
             "spec": {"type": "ClusterIP", "clusterIP": kubernetes_ip, "sessionAffinity": "None",
                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]}}),
+        false,
+    ));
+    // The cluster DNS, answered by every node agent itself (no pods, so no selector):
+    // created so its address is reserved and clients that look for it find it.
+    out.push((
+        "",
+        "services",
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kube-dns", "namespace": "kube-system",
+                "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true",
+                    "kubernetes.io/name": "krust-dns"}},
+            "spec": {"type": "ClusterIP", "clusterIP": state.service_ranges.dns_ip().to_string(),
+                "ports": [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]}}),
         false,
     ));
     out.push((

@@ -53,6 +53,13 @@ impl ServiceRanges {
         Ipv4Addr::from(self.bounds().0.saturating_add(1))
     }
 
+    /// The tenth address, the cluster DNS Service's (as k3s: 10.43.0.10), or the last
+    /// usable one of a range smaller than that.
+    pub fn dns_ip(&self) -> Ipv4Addr {
+        let (first, last) = self.bounds();
+        Ipv4Addr::from(first.saturating_add(10).min(last.saturating_sub(1)))
+    }
+
     /// The CIDR as text.
     pub fn cidr(&self) -> String {
         format!("{}/{}", self.network, self.prefix)

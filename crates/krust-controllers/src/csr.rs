@@ -10,6 +10,8 @@ use krust_pki::CsrContents;
 
 /// Signer of kubelets' client certificates (upstream's name).
 pub const KUBELET_CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client-kubelet";
+/// Signer of kubelets' serving certificates (upstream's name).
+pub const KUBELET_SERVING_SIGNER: &str = "kubernetes.io/kubelet-serving";
 /// Signer of other API client certificates (upstream's name).
 pub const API_CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client";
 /// The group of every node's certificate.
@@ -89,6 +91,49 @@ pub fn node_client_problem(contents: &CsrContents, usages: &[String]) -> Option<
     client_usage_problem(usages)
 }
 
+/// Usages a kubelet serving certificate may ask for.
+const SERVING_USAGES: [&str; 3] = ["digital signature", "key encipherment", "server auth"];
+
+/// Why a request does not have the shape of a kubelet serving certificate, if it does
+/// not: subject `CN=system:node:<name>, O=system:nodes`, at least one DNS or IP SAN and no
+/// others, server usages (digital signature and server auth required), as upstream's
+/// kubelet-serving signer demands.
+pub fn node_serving_problem(contents: &CsrContents, usages: &[String]) -> Option<String> {
+    if contents
+        .common_name
+        .strip_prefix(NODE_USER_PREFIX)
+        .unwrap_or_default()
+        .is_empty()
+    {
+        return Some(format!(
+            "the subject's common name {:?} is not system:node:<node name>",
+            contents.common_name
+        ));
+    }
+    if contents.organizations != [NODES_GROUP] {
+        return Some(format!(
+            "the subject's organizations {:?} are not exactly [\"{NODES_GROUP}\"]",
+            contents.organizations
+        ));
+    }
+    if contents.dns_names.is_empty() && contents.ip_addresses.is_empty() {
+        return Some("a kubelet serving certificate needs at least one DNS name or IP address".into());
+    }
+    if !contents.emails.is_empty() || !contents.uris.is_empty() {
+        return Some("a kubelet serving certificate may not carry e-mail or URI names".into());
+    }
+    if let Some(bad) = usages.iter().find(|u| !SERVING_USAGES.contains(&u.as_str())) {
+        return Some(format!(
+            "usage {bad:?} is not allowed for a serving certificate (allowed: {})",
+            SERVING_USAGES.join(", ")
+        ));
+    }
+    ["digital signature", "server auth"]
+        .into_iter()
+        .find(|needed| !usages.iter().any(|u| u == needed))
+        .map(|needed| format!("usage {needed:?} is required for a serving certificate"))
+}
+
 /// The CSR's PEM request as text.
 pub fn request_pem(csr: &CertificateSigningRequest) -> Result<String, String> {
     String::from_utf8(csr.spec.request.0.clone()).map_err(|_| "spec.request is not PEM text".to_string())
@@ -129,6 +174,24 @@ pub(crate) mod tests {
         );
         assert!(client_usage_problem(&strings(&["client auth"])).is_some());
         assert!(client_usage_problem(&[]).is_some());
+    }
+
+    #[test]
+    fn node_serving_shape() {
+        let ok = strings(&["digital signature", "key encipherment", "server auth"]);
+        let mut c = node_contents("system:node:n1");
+        assert!(node_serving_problem(&c, &ok).unwrap().contains("at least one"));
+        c.ip_addresses = strings(&["10.0.0.5"]);
+        assert_eq!(node_serving_problem(&c, &ok), None);
+        assert!(node_serving_problem(&c, &strings(&["digital signature", "client auth"])).is_some());
+        assert!(
+            node_serving_problem(&c, &strings(&["digital signature"]))
+                .unwrap()
+                .contains("server auth")
+        );
+        c.emails = strings(&["a@b.c"]);
+        assert!(node_serving_problem(&c, &ok).is_some());
+        assert!(node_serving_problem(&node_contents("admin"), &ok).is_some());
     }
 
     #[test]

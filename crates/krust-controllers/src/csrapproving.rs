@@ -1,7 +1,10 @@
 //! CSR approving, as upstream's `csrapproving` controller: approves kubelet client
 //! certificate requests (signer `kubernetes.io/kube-apiserver-client-kubelet`) that a
 //! bootstrap token user made (a joining node, `system:bootstrappers`) or that a node made
-//! for itself (a renewal: the requester is the subject).
+//! for itself (a renewal: the requester is the subject). Kubelet serving certificate
+//! requests (`kubernetes.io/kubelet-serving`), which upstream leaves to an administrator
+//! or an add-on approver, are approved as k3s effectively does when a node asks for
+//! itself and names only its own Node's addresses and host names.
 //!
 //! Upstream asks a SubjectAccessReview whether the requester may create `nodeclient` /
 //! `selfnodeclient` CSRs; krust has no authorization yet, so group membership and identity
@@ -15,6 +18,7 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, future::BoxFuture};
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
+use k8s_openapi::api::core::v1::Node;
 use krust_pki::CsrContents;
 use kube::{
     Api, ResourceExt,
@@ -23,7 +27,7 @@ use kube::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::csr::{self, KUBELET_CLIENT_SIGNER};
+use crate::csr::{self, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER};
 use crate::informers::Informers;
 use crate::manager::Context;
 use crate::replicaset::nudged;
@@ -83,6 +87,59 @@ pub fn decide(csr: &CertificateSigningRequest, request: Result<&CsrContents, &st
     Decision::Leave
 }
 
+/// Decides about a kubelet serving CSR, given the Node it names (`None`: not registered
+/// yet). Approved when the node asks for itself and every name it wants is one of that
+/// Node's addresses or its name; a request of the wrong shape is denied; anything else is
+/// left to an administrator.
+pub fn decide_serving(
+    csr: &CertificateSigningRequest,
+    request: Result<&CsrContents, &str>,
+    node: Option<&Node>,
+) -> Decision {
+    if csr.spec.signer_name != KUBELET_SERVING_SIGNER
+        || csr::has_condition(csr, "Approved")
+        || csr::has_condition(csr, "Denied")
+    {
+        return Decision::Leave;
+    }
+    let contents = match request {
+        Ok(c) => c,
+        Err(e) => return Decision::Deny(format!("spec.request is not a valid certificate request: {e}")),
+    };
+    if let Some(problem) = csr::node_serving_problem(contents, &csr::usages(csr)) {
+        return Decision::Deny(format!(
+            "not a valid kubelet serving certificate request: {problem}"
+        ));
+    }
+    let username = csr.spec.username.as_deref().unwrap_or_default();
+    let in_nodes = csr
+        .spec
+        .groups
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|g| g == csr::NODES_GROUP);
+    let Some(node) = node else { return Decision::Leave };
+    if username != contents.common_name || !in_nodes {
+        return Decision::Leave;
+    }
+    let addresses: Vec<&str> = node
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|a| a.address.as_str())
+        .collect();
+    let name = node.metadata.name.as_deref().unwrap_or_default();
+    let known = |n: &String| n == name || addresses.contains(&n.as_str());
+    if contents.ip_addresses.iter().chain(&contents.dns_names).all(known) {
+        Decision::Approve("Auto approving kubelet serving certificate for the node's own addresses.")
+    } else {
+        Decision::Leave
+    }
+}
+
 /// Registers the controller on the shared CSR informer.
 pub fn register(
     informers: &mut Informers,
@@ -108,11 +165,31 @@ fn error_policy(csr: Arc<CertificateSigningRequest>, e: &Error, _: Arc<Context>)
 }
 
 async fn reconcile(csr: Arc<CertificateSigningRequest>, ctx: Arc<Context>) -> Result<Action, Error> {
-    if csr.spec.signer_name != KUBELET_CLIENT_SIGNER {
+    let serving = csr.spec.signer_name == KUBELET_SERVING_SIGNER;
+    if csr.spec.signer_name != KUBELET_CLIENT_SIGNER && !serving {
         return Ok(Action::await_change());
     }
     let parsed = csr::request_pem(&csr).and_then(|pem| krust_pki::read_csr(&pem).map_err(|e| e.to_string()));
-    let decision = decide(&csr, parsed.as_ref().map_err(String::as_str));
+    let request = parsed.as_ref().map_err(String::as_str);
+    let decision = if serving {
+        let node_name = request
+            .ok()
+            .and_then(|c| c.common_name.strip_prefix(csr::NODE_USER_PREFIX))
+            .unwrap_or_default();
+        let node = if node_name.is_empty() {
+            None
+        } else {
+            Api::<Node>::all(ctx.client.clone()).get_opt(node_name).await?
+        };
+        let decision = decide_serving(&csr, request, node.as_ref());
+        if node.is_none() && decision == Decision::Leave && !node_name.is_empty() {
+            // The node registers right after asking: look again shortly.
+            return Ok(Action::requeue(Duration::from_secs(5)));
+        }
+        decision
+    } else {
+        decide(&csr, request)
+    };
     let (type_, reason, message) = match decision {
         Decision::Leave => return Ok(Action::await_change()),
         Decision::Approve(m) => ("Approved", "AutoApproved", m.to_string()),
@@ -165,6 +242,62 @@ mod tests {
         assert!(matches!(decide(&joining, Ok(&node)), Decision::Approve(_)));
         let renewal = csr(KUBELET_CLIENT_SIGNER, "system:node:n1", &["system:nodes"]);
         assert!(matches!(decide(&renewal, Ok(&node)), Decision::Approve(m) if m.contains("self")));
+    }
+
+    #[test]
+    fn serving_requests_for_the_nodes_own_addresses_are_approved() {
+        let mut req = csr(KUBELET_SERVING_SIGNER, "system:node:n1", &["system:nodes"]);
+        req.spec.usages = Some(vec![
+            "digital signature".into(),
+            "key encipherment".into(),
+            "server auth".into(),
+        ]);
+        let mut contents = node_contents("system:node:n1");
+        contents.ip_addresses = vec!["10.0.0.5".into()];
+        contents.dns_names = vec!["n1".into(), "host-1".into()];
+        let mut node = Node::default();
+        node.metadata.name = Some("n1".into());
+        node.status = Some(k8s_openapi::api::core::v1::NodeStatus {
+            addresses: Some(vec![
+                k8s_openapi::api::core::v1::NodeAddress {
+                    type_: "InternalIP".into(),
+                    address: "10.0.0.5".into(),
+                },
+                k8s_openapi::api::core::v1::NodeAddress {
+                    type_: "Hostname".into(),
+                    address: "host-1".into(),
+                },
+            ]),
+            ..Default::default()
+        });
+        assert!(matches!(
+            decide_serving(&req, Ok(&contents), Some(&node)),
+            Decision::Approve(_)
+        ));
+        // Not registered yet, another node asking, or a name the node does not have: left
+        // to an administrator.
+        assert_eq!(decide_serving(&req, Ok(&contents), None), Decision::Leave);
+        let other = CertificateSigningRequest {
+            spec: CertificateSigningRequestSpec {
+                username: Some("system:node:n2".into()),
+                ..req.spec.clone()
+            },
+            ..Default::default()
+        };
+        assert_eq!(
+            decide_serving(&other, Ok(&contents), Some(&node)),
+            Decision::Leave
+        );
+        let mut wider = contents.clone();
+        wider.dns_names.push("api.example.com".into());
+        assert_eq!(decide_serving(&req, Ok(&wider), Some(&node)), Decision::Leave);
+        // Client usages on the serving signer are refused outright.
+        let mut client_usages = req.clone();
+        client_usages.spec.usages = Some(vec!["digital signature".into(), "client auth".into()]);
+        assert!(matches!(
+            decide_serving(&client_usages, Ok(&contents), Some(&node)),
+            Decision::Deny(_)
+        ));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! CSR signing, as upstream's `csrsigning` controller: issues the certificate of every
-//! approved request for the client signers krust implements
-//! (`kubernetes.io/kube-apiserver-client-kubelet` and `kubernetes.io/kube-apiserver-client`)
-//! with the cluster CA, into `status.certificate`.
+//! approved request for the signers krust implements (the client signers
+//! `kubernetes.io/kube-apiserver-client-kubelet` and `kubernetes.io/kube-apiserver-client`,
+//! and `kubernetes.io/kubelet-serving` for node agents' HTTPS endpoints) with the cluster
+//! CA, into `status.certificate`.
 //!
 //! The CA comes from the controller manager's configuration (the server hands it over);
 //! without a CA key the controller does not run. A request the signer cannot honour (bad
@@ -22,7 +23,7 @@ use kube::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::csr::{self, API_CLIENT_SIGNER, KUBELET_CLIENT_SIGNER};
+use crate::csr::{self, API_CLIENT_SIGNER, KUBELET_CLIENT_SIGNER, KUBELET_SERVING_SIGNER};
 use crate::informers::Informers;
 use crate::manager::Context;
 use crate::replicaset::nudged;
@@ -62,7 +63,7 @@ pub fn plan(
     max_validity: Duration,
 ) -> Plan {
     let signer = csr.spec.signer_name.as_str();
-    if (signer != KUBELET_CLIENT_SIGNER && signer != API_CLIENT_SIGNER)
+    if ![KUBELET_CLIENT_SIGNER, API_CLIENT_SIGNER, KUBELET_SERVING_SIGNER].contains(&signer)
         || !csr::has_condition(csr, "Approved")
         || csr::has_condition(csr, "Denied")
         || csr::has_condition(csr, "Failed")
@@ -80,6 +81,8 @@ pub fn plan(
     let usages = csr::usages(csr);
     let problem = if signer == KUBELET_CLIENT_SIGNER {
         csr::node_client_problem(contents, &usages)
+    } else if signer == KUBELET_SERVING_SIGNER {
+        csr::node_serving_problem(contents, &usages)
     } else if contents.common_name.trim().is_empty() {
         Some("the subject has no common name (user name)".into())
     } else {
@@ -162,7 +165,12 @@ async fn reconcile(csr: Arc<CertificateSigningRequest>, state: Arc<State>) -> Re
         Ok(pem),
     ) = (&plan, &pem)
     {
-        match state.signer.sign_client(pem, *validity, *key_encipherment) {
+        let signed = if csr.spec.signer_name == KUBELET_SERVING_SIGNER {
+            state.signer.sign_serving(pem, *validity, *key_encipherment)
+        } else {
+            state.signer.sign_client(pem, *validity, *key_encipherment)
+        };
+        match signed {
             Ok(cert) => {
                 updated.status.get_or_insert_with(Default::default).certificate =
                     Some(ByteString(cert.into_bytes()));
@@ -240,6 +248,27 @@ mod tests {
                 validity: krust_pki::MIN_SIGNED_VALIDITY,
                 key_encipherment: true
             }
+        );
+    }
+
+    #[test]
+    fn approved_serving_requests_are_signed_and_client_shaped_ones_fail() {
+        let mut node = node_contents("system:node:n1");
+        node.ip_addresses = vec!["10.0.0.5".into()];
+        let serving = approved(
+            KUBELET_SERVING_SIGNER,
+            &["digital signature", "key encipherment", "server auth"],
+        );
+        assert_eq!(
+            plan(&serving, Ok(&node), YEAR),
+            Plan::Sign {
+                validity: YEAR,
+                key_encipherment: true
+            }
+        );
+        let client_shaped = approved(KUBELET_SERVING_SIGNER, &["digital signature", "client auth"]);
+        assert!(
+            matches!(plan(&client_shaped, Ok(&node), YEAR), Plan::Fail(m) if m.contains("kubelet-serving"))
         );
     }
 

@@ -78,6 +78,10 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The resolver configuration node tests give agents: the cluster DNS forwards other
+/// names to this machine's loopback only, so no query leaves the machine.
+pub const TEST_RESOLV_CONF: &str = "nameserver 127.0.0.1\nsearch krust-test.invalid\n";
+
 /// A running krust server.
 pub struct Cluster {
     child: Option<Child>,
@@ -180,6 +184,13 @@ impl Cluster {
                 extra_args: extra.iter().map(|s| s.to_string()).collect(),
                 agent,
             };
+            if agent && !extra.contains(&"--resolv-conf") {
+                // Names outside the cluster go to a resolver on this machine only.
+                let resolv = c.dir.path().join("resolv.conf");
+                std::fs::write(&resolv, TEST_RESOLV_CONF).unwrap();
+                c.extra_args.push("--resolv-conf".into());
+                c.extra_args.push(resolv.display().to_string());
+            }
             if agent {
                 let images = c.data_dir().join("agent/images");
                 std::fs::create_dir_all(&images).unwrap();
@@ -284,12 +295,14 @@ impl Cluster {
             .append(true)
             .open(self.dir.path().join("server.log"))
             .unwrap();
+        // Loopback only, unless the test asks for another address.
+        let bind = (!self.extra_args.iter().any(|a| a == "--bind-address"))
+            .then_some(["--bind-address", "127.0.0.1"]);
         let child = Command::new(krust_bin())
             .arg("server")
             .arg("--data-dir")
             .arg(self.data_dir())
-            .arg("--bind-address")
-            .arg("127.0.0.1")
+            .args(bind.into_iter().flatten())
             .arg("--https-listen-port")
             .arg(self.port.to_string())
             .args((!self.agent).then_some("--disable-agent"))
@@ -512,8 +525,24 @@ impl Drop for Cluster {
 }
 
 /// Removes whatever a node agent under `data_dir` left behind: containers still known to
-/// its runc, containerd and shims, mounts below the data directory, the pod bridge, the NAT table.
+/// its runc, containerd and shims, mounts below the data directory, the pod bridge, the
+/// cluster DNS address's link, the NAT and service proxy tables.
 pub fn node_cleanup(data_dir: &Path) {
+    node_processes_cleanup(data_dir);
+    for link in ["krust0", "krust-dns"] {
+        let _ = Command::new("ip").args(["link", "del", link]).output();
+    }
+    for table in ["krust-node", "krust-proxy"] {
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", table])
+            .output();
+    }
+}
+
+/// Removes the containers, runtime processes and mounts of a node agent under
+/// `data_dir`, leaving network links and tables alone (for an agent that ran in a network
+/// namespace of its own, which goes with them).
+pub fn node_processes_cleanup(data_dir: &Path) {
     let runc_root = data_dir.join("agent/run/containerd/runc/k8s.io");
     let list = Command::new("runc")
         .arg("--root")
@@ -543,10 +572,6 @@ pub fn node_cleanup(data_dir: &Path) {
     for m in ours {
         let _ = Command::new("umount").arg("-l").arg(m).status();
     }
-    let _ = Command::new("ip").args(["link", "del", "krust0"]).output();
-    let _ = Command::new("nft")
-        .args(["delete", "table", "ip", "krust-node"])
-        .output();
 }
 
 fn run_with_stdin(cmd: &mut Command, input: &str) -> Output {

@@ -29,6 +29,7 @@ mod agent;
 mod api_error;
 mod clock;
 mod config;
+pub mod csr;
 mod ipam;
 mod names;
 mod node;

@@ -68,6 +68,23 @@ impl std::fmt::Debug for GeneratedCsr {
 /// Generates an ECDSA P-256 key and a CSR for a client certificate of user `cn` in group
 /// `org` (a kubelet asks for `system:node:<name>` in `system:nodes`).
 pub fn generate_client_csr(cn: &str, org: &str) -> Result<GeneratedCsr, PkiError> {
+    generate_csr(cn, org, &[])
+}
+
+/// Generates a key and a CSR for a kubelet serving certificate of node `node`: user
+/// `system:node:<node>` in `system:nodes`, with the node's addresses and names (`sans`:
+/// IP addresses or DNS names) as subject alternative names, as upstream's kubelet asks
+/// signer `kubernetes.io/kubelet-serving`.
+pub fn generate_serving_csr(node: &str, sans: &[String]) -> Result<GeneratedCsr, PkiError> {
+    if sans.is_empty() {
+        return Err(PkiError::InvalidRequest(
+            "a serving certificate needs at least one address or name".into(),
+        ));
+    }
+    generate_csr(&format!("system:node:{node}"), "system:nodes", sans)
+}
+
+fn generate_csr(cn: &str, org: &str, sans: &[String]) -> Result<GeneratedCsr, PkiError> {
     if cn.trim().is_empty() {
         return Err(PkiError::InvalidRequest(
             "the common name (user name) is empty".into(),
@@ -82,6 +99,15 @@ pub fn generate_client_csr(cn: &str, org: &str) -> Result<GeneratedCsr, PkiError
         dn.push(DnType::OrganizationName, org);
     }
     params.distinguished_name = dn;
+    params.subject_alt_names = sans
+        .iter()
+        .map(|n| match n.parse::<std::net::IpAddr>() {
+            Ok(ip) => Ok(rcgen::SanType::IpAddress(ip)),
+            Err(_) => rcgen::string::Ia5String::try_from(n.as_str())
+                .map(rcgen::SanType::DnsName)
+                .map_err(|e| PkiError::InvalidRequest(format!("invalid DNS name {n:?}: {e}"))),
+        })
+        .collect::<Result<_, _>>()?;
     let csr = params
         .serialize_request(&key)
         .map_err(PkiError::generate("creating the certificate signing request"))?;
@@ -215,11 +241,46 @@ impl CsrSigner {
         self.sign_client_at(csr_pem, validity, key_encipherment, OffsetDateTime::now_utc())
     }
 
+    /// Issues a serving certificate (server auth; digital signature, plus key
+    /// encipherment when asked) for the request: as [`CsrSigner::sign_client`], for
+    /// signer `kubernetes.io/kubelet-serving`.
+    pub fn sign_serving(
+        &self,
+        csr_pem: &str,
+        validity: std::time::Duration,
+        key_encipherment: bool,
+    ) -> Result<String, PkiError> {
+        self.sign_at(
+            csr_pem,
+            validity,
+            key_encipherment,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            OffsetDateTime::now_utc(),
+        )
+    }
+
     pub(crate) fn sign_client_at(
         &self,
         csr_pem: &str,
         validity: std::time::Duration,
         key_encipherment: bool,
+        now: OffsetDateTime,
+    ) -> Result<String, PkiError> {
+        self.sign_at(
+            csr_pem,
+            validity,
+            key_encipherment,
+            ExtendedKeyUsagePurpose::ClientAuth,
+            now,
+        )
+    }
+
+    fn sign_at(
+        &self,
+        csr_pem: &str,
+        validity: std::time::Duration,
+        key_encipherment: bool,
+        usage: ExtendedKeyUsagePurpose,
         now: OffsetDateTime,
     ) -> Result<String, PkiError> {
         let contents = read_csr(csr_pem)?;
@@ -240,7 +301,7 @@ impl CsrSigner {
         if key_encipherment {
             params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
         }
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.extended_key_usages = vec![usage];
         params.subject_alt_names = requested.params.subject_alt_names.clone();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, contents.common_name.as_str());
@@ -331,6 +392,28 @@ mod tests {
         assert_eq!(c.organizations, ["system:nodes"]);
         assert!(!c.has_sans());
         assert!(read_csr("garbage").is_err());
+    }
+
+    #[test]
+    fn serving_requests_carry_the_node_addresses_and_sign_for_servers() {
+        let sans = vec!["10.0.0.5".to_string(), "n1".to_string()];
+        let req = generate_serving_csr("n1", &sans).unwrap();
+        let c = read_csr(&req.csr_pem).unwrap();
+        assert_eq!(c.common_name, "system:node:n1");
+        assert_eq!(c.organizations, ["system:nodes"]);
+        assert_eq!(c.ip_addresses, ["10.0.0.5"]);
+        assert_eq!(c.dns_names, ["n1"]);
+        assert!(generate_serving_csr("n1", &[]).is_err());
+        let (_, signer) = ca();
+        let pem_text = signer
+            .sign_serving(&req.csr_pem, std::time::Duration::from_secs(86400), true)
+            .unwrap();
+        let der = pem::cert_der(&pem_text).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.server_auth && !eku.client_auth);
+        let san = cert.subject_alternative_name().unwrap().unwrap().value;
+        assert_eq!(san.general_names.len(), 2);
     }
 
     #[test]

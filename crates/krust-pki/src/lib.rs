@@ -29,7 +29,7 @@ mod tests;
 
 pub use csr::{
     CsrContents, CsrSigner, GeneratedCsr, MIN_SIGNED_VALIDITY, ca_cert_hash, certificate_pem,
-    client_cert_valid_until, generate_client_csr, pem_certificates, read_csr,
+    client_cert_valid_until, generate_client_csr, generate_serving_csr, pem_certificates, read_csr,
 };
 pub use error::PkiError;
 pub use identity::{AUTHENTICATED_GROUP, Identity, identity_from_cert};

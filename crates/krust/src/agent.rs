@@ -17,17 +17,10 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use k8s_openapi::ByteString;
-use k8s_openapi::api::certificates::v1::{CertificateSigningRequest, CertificateSigningRequestSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::ResourceExt;
-use kube::api::{Api, PostParams};
 use tokio_util::sync::CancellationToken;
 
 use crate::bootstrap::JoinToken;
 
-/// Signer of kubelet client certificates.
-const KUBELET_CLIENT_SIGNER: &str = "kubernetes.io/kube-apiserver-client-kubelet";
 /// Saved credentials are replaced when they expire within this.
 const RENEW_MARGIN: Duration = Duration::from_secs(600);
 
@@ -58,6 +51,19 @@ pub struct AgentArgs {
     /// How often the node agent syncs each pod when nothing else wakes it.
     #[arg(long, default_value = "1m", value_parser = crate::duration::parse)]
     pub node_sync_frequency: Duration,
+    /// The cluster DNS address pods are given (the server's --cluster-dns).
+    #[arg(long, default_value = "10.43.0.10")]
+    pub cluster_dns: Ipv4Addr,
+    /// The cluster's DNS domain (the server's --cluster-domain).
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// The cluster's pod range (the server's --cluster-cidr).
+    #[arg(long, default_value = "10.42.0.0/16")]
+    pub cluster_cidr: String,
+    /// The host's resolver configuration: what dnsPolicy Default pods get, and where the
+    /// cluster DNS forwards names outside the cluster.
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    pub resolv_conf: PathBuf,
 }
 
 /// Where the agent keeps its credentials (k3s's names).
@@ -105,6 +111,10 @@ pub async fn run(args: AgentArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|e| PathBuf::from(e.strip_prefix("unix://").unwrap_or(e)));
     config.sync_frequency = args.node_sync_frequency;
+    config.cluster_dns = Some(args.cluster_dns);
+    config.cluster_domain = args.cluster_domain.clone();
+    config.cluster_cidr = args.cluster_cidr.clone();
+    config.resolv_conf = args.resolv_conf.clone();
     krust_kubelet::Agent::new(config, client)
         .run(shutdown)
         .await
@@ -213,76 +223,24 @@ async fn discover_ca(server: &str, want: &str) -> anyhow::Result<String> {
     verified_ca(&bundle, want, server)
 }
 
-fn unauthorized(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 401)
-}
-
-/// Creates the CSR and waits for its certificate; a denial or failure is an error with
-/// the controller's message.
+/// The node's client certificate through a CSR, with the messages a joining user needs.
 async fn request_certificate(
     client: &kube::Client,
     csr_pem: &str,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<String> {
-    let api: Api<CertificateSigningRequest> = Api::all(client.clone());
-    let csr = CertificateSigningRequest {
-        metadata: ObjectMeta {
-            generate_name: Some("node-csr-".into()),
-            ..Default::default()
-        },
-        spec: CertificateSigningRequestSpec {
-            request: ByteString(csr_pem.as_bytes().to_vec()),
-            signer_name: KUBELET_CLIENT_SIGNER.into(),
-            usages: Some(vec!["digital signature".into(), "client auth".into()]),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let created = match api.create(&PostParams::default(), &csr).await {
-        Ok(c) => c,
-        Err(e) if unauthorized(&e) => bail!(
+    use krust_kubelet::csr::{CsrError, KUBELET_CLIENT_SIGNER, request_certificate};
+    let usages = ["digital signature", "client auth"];
+    match request_certificate(client, csr_pem, KUBELET_CLIENT_SIGNER, &usages, shutdown).await {
+        Ok(pem) => Ok(pem),
+        Err(CsrError::Unauthorized { waiting: None }) => bail!(
             "the server refused the join token (401 Unauthorized): it is wrong, expired or deleted; \
              create a new one with `krust token create` on a server"
         ),
-        Err(e) => return Err(e).context("creating the certificate signing request"),
-    };
-    let name = created.name_any();
-    tracing::info!(csr = %name, "waiting for the certificate signing request to be approved and signed");
-    let mut waited = Duration::ZERO;
-    let step = Duration::from_millis(500);
-    loop {
-        let current = match api.get(&name).await {
-            Ok(c) => Some(c),
-            Err(e) if unauthorized(&e) => bail!(
-                "the join token stopped working (401 Unauthorized) while waiting for {name}: it expired or was deleted"
-            ),
-            Err(e) => {
-                tracing::debug!(csr = %name, error = %e, "reading the certificate signing request");
-                None
-            }
-        };
-        if let Some(status) = current.and_then(|c| c.status) {
-            for c in status.conditions.iter().flatten() {
-                if (c.type_ == "Denied" || c.type_ == "Failed") && c.status == "True" {
-                    bail!(
-                        "certificate signing request {name} was {}: {}",
-                        c.type_.to_lowercase(),
-                        c.message.as_deref().unwrap_or("no reason given")
-                    );
-                }
-            }
-            if let Some(cert) = status.certificate.filter(|c| !c.0.is_empty()) {
-                return String::from_utf8(cert.0)
-                    .map_err(|_| anyhow::anyhow!("the certificate of {name} is not PEM text"));
-            }
-        }
-        if !waited.is_zero() && waited.as_millis().is_multiple_of(30_000) {
-            tracing::info!(csr = %name, "still waiting for approval (kubectl certificate approve {name})");
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => bail!("stopped while waiting for certificate signing request {name}"),
-            _ = tokio::time::sleep(step) => waited += step,
-        }
+        Err(CsrError::Unauthorized { waiting: Some(name) }) => bail!(
+            "the join token stopped working (401 Unauthorized) while waiting for {name}: it expired or was deleted"
+        ),
+        Err(e) => Err(e.into()),
     }
 }
 

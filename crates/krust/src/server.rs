@@ -118,6 +118,17 @@ pub struct ServerArgs {
     /// without it they get the addresses of the Ready nodes.
     #[arg(long)]
     pub service_lb_pool: Option<String>,
+    /// The cluster DNS address pods are given, answered by every node agent; default:
+    /// the tenth address of --service-cidr (10.43.0.10).
+    #[arg(long)]
+    pub cluster_dns: Option<Ipv4Addr>,
+    /// The cluster's DNS domain.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
+    /// The host's resolver configuration: what dnsPolicy Default pods get, and where the
+    /// cluster DNS forwards names outside the cluster.
+    #[arg(long, default_value = "/etc/resolv.conf")]
+    pub resolv_conf: PathBuf,
 }
 
 /// Parses `--service-cidr` and `--service-node-port-range`.
@@ -348,6 +359,12 @@ fn agent_config(args: &ServerArgs) -> krust_kubelet::AgentConfig {
     config.runtime_endpoint = args.container_runtime_endpoint.clone();
     config.sync_frequency = args.node_sync_frequency;
     config.kubelet_port = args.kubelet_port;
+    config.cluster_dns = args
+        .cluster_dns
+        .or_else(|| service_ranges(args).ok().map(|r| r.dns_ip()));
+    config.cluster_domain = args.cluster_domain.clone();
+    config.cluster_cidr = args.cluster_cidr.clone();
+    config.resolv_conf = args.resolv_conf.clone();
     config
         .labels
         .insert("node-role.kubernetes.io/control-plane".into(), "true".into());

@@ -81,6 +81,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   # Sandboxes and containers never get a lower OOM score than containerd itself: a
   # host that runs krust inside a container may forbid lowering it.
   restrict_oom_score_adj = true
+  # Pod network namespaces live under the state directory, so they go with the data
+  # directory instead of piling up in /run/netns.
+  netns_mounts_under_state_dir = true
 
 [{cri}.containerd]
   snapshotter = "{snapshotter}"

@@ -14,7 +14,9 @@ mod log_files;
 mod log_rotation;
 mod logs;
 mod masquerade;
+mod routes;
 mod server;
+mod services;
 mod static_pods;
 
 use std::collections::BTreeMap;
@@ -66,6 +68,12 @@ pub struct AgentConfig {
     pub cluster_dns: Option<Ipv4Addr>,
     /// The cluster's DNS domain (`--cluster-domain`).
     pub cluster_domain: String,
+    /// The cluster's pod range: service traffic from outside it is masqueraded.
+    pub cluster_cidr: String,
+    /// The host's resolver configuration (kubelet's `--resolv-conf`): what `Default` pods
+    /// get, the search domains cluster-first pods inherit, and where the cluster DNS
+    /// sends names outside the cluster.
+    pub resolv_conf: PathBuf,
 }
 
 impl AgentConfig {
@@ -83,8 +91,10 @@ impl AgentConfig {
             taints: Vec::new(),
             sync_frequency: Duration::from_secs(60),
             kubelet_port: 10250,
-            cluster_dns: None,
+            cluster_dns: Some(Ipv4Addr::new(10, 43, 0, 10)),
             cluster_domain: "cluster.local".into(),
+            cluster_cidr: "10.42.0.0/16".into(),
+            resolv_conf: "/etc/resolv.conf".into(),
         }
     }
 }
@@ -187,11 +197,13 @@ impl Agent {
         };
         let endpoint = server::Endpoint {
             pki_dir: c.data_dir.join("tls"),
+            agent_dir: agent_dir.clone(),
+            node_name: c.node_name.clone(),
             port: c.kubelet_port,
             names: vec![node_ip.to_string(), hostname(), c.node_name.clone()],
             logs_root: agent_dir.join("pod-logs"),
         };
-        server::start(endpoint, cri.clone(), shutdown.clone()).await;
+        server::start(endpoint, self.client.clone(), cri.clone(), shutdown.clone());
         tokio::spawn(log_rotation::run(
             log_rotation::CriLogs {
                 cri: cri.clone(),
@@ -200,6 +212,7 @@ impl Agent {
             log_rotation::Limits::default(),
             shutdown.clone(),
         ));
+        let dns_served = services::start(self.client.clone(), c, shutdown.clone());
         let runtime = Arc::new(
             CriRuntime::new(
                 cri,
@@ -209,9 +222,9 @@ impl Agent {
                 node_ip.to_string(),
             )
             .with_dns(ClusterDns {
-                server: c.cluster_dns,
+                server: c.cluster_dns.filter(|_| dns_served),
                 domain: c.cluster_domain.clone(),
-                host: ResolvConf::parse(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()),
+                host: ResolvConf::parse(&std::fs::read_to_string(&c.resolv_conf).unwrap_or_default()),
             }),
         );
         tokio::spawn(network_when_cidr_known(
@@ -219,6 +232,12 @@ impl Agent {
             c.node_name.clone(),
             layout.cni_conf_dir.clone(),
             agent_dir.join("cni/networks"),
+            c.cluster_cidr.clone(),
+            shutdown.clone(),
+        ));
+        tokio::spawn(routes::run(
+            self.client.clone(),
+            c.node_name.clone(),
             shutdown.clone(),
         ));
         tokio::spawn(static_pods::run(
@@ -262,6 +281,7 @@ async fn network_when_cidr_known(
     node: String,
     conf_dir: PathBuf,
     ipam_dir: PathBuf,
+    cluster_cidr: String,
     shutdown: CancellationToken,
 ) {
     let nodes: Api<Node> = Api::all(client);
@@ -270,7 +290,7 @@ async fn network_when_cidr_known(
         if let Ok(n) = nodes.get(&node).await {
             let cidr = n.spec.and_then(|s| s.pod_cidr).and_then(|c| cni::Cidr::parse(&c));
             if let Some(cidr) = cidr {
-                if let Err(e) = masquerade::apply(cidr) {
+                if let Err(e) = masquerade::apply(cidr, &cluster_cidr) {
                     tracing::error!(error = %e, "installing the pods' outbound NAT failed; pods cannot reach other networks");
                 }
                 match cni::write(&conf_dir, cidr, &ipam_dir) {

@@ -149,47 +149,120 @@ impl<L: Liveness> Handler<L> {
 /// Where and as whom the endpoint serves.
 pub(crate) struct Endpoint {
     /// Directory holding the cluster CA (`<data-dir>/tls`): present where the agent runs
-    /// inside `krust server`.
+    /// inside `krust server`, which then issues its own serving certificate.
     pub pki_dir: PathBuf,
+    /// The agent's directory: a joined agent's CA (`server-ca.crt`) and its serving
+    /// certificate and key, obtained through a CSR, live here.
+    pub agent_dir: PathBuf,
     pub port: u16,
     /// Names for the serving certificate: node IP, host name, node name.
     pub names: Vec<String>,
+    pub node_name: String,
     pub logs_root: PathBuf,
 }
 
-/// Issues the serving certificate and starts serving in the background. Failures are
-/// logged, not returned: without the endpoint only `kubectl logs` is missing, and the
-/// node's pods must run regardless.
-pub(crate) async fn start(endpoint: Endpoint, cri: krust_cri::Cri, shutdown: CancellationToken) {
+/// A saved serving certificate is replaced when it expires within this.
+const RENEW_MARGIN: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The endpoint's TLS configuration: a certificate issued here with the cluster CA's key
+/// (on a server), else the saved one, else one requested through the CSR API (signer
+/// `kubernetes.io/kubelet-serving`, approved by the controller manager for the node's own
+/// addresses) and saved.
+async fn serving_tls(
+    endpoint: &Endpoint,
+    client: &kube::Client,
+    shutdown: &CancellationToken,
+) -> Result<Arc<rustls::ServerConfig>, String> {
     let paths = krust_pki::PkiPaths::new(&endpoint.pki_dir);
-    let (Ok(ca_cert), Ok(ca_key)) = (
+    if let (Ok(ca_cert), Ok(ca_key)) = (
         std::fs::read_to_string(&paths.ca_cert),
         std::fs::read_to_string(&paths.ca_key),
-    ) else {
-        tracing::warn!(dir = %endpoint.pki_dir.display(),
-            "no cluster CA on this machine: the kubelet endpoint (kubectl logs) is not served");
-        return;
+    ) {
+        let (cert, key) = krust_pki::issue_kubelet_serving_cert(&ca_cert, &ca_key, &endpoint.names)
+            .map_err(|e| e.to_string())?;
+        return krust_pki::kubelet_server_config(&ca_cert, &cert, &key).map_err(|e| e.to_string());
+    }
+    let ca_path = endpoint.agent_dir.join("server-ca.crt");
+    let ca_cert = std::fs::read_to_string(&ca_path)
+        .map_err(|e| format!("no cluster CA on this machine ({}: {e})", ca_path.display()))?;
+    let cert_path = endpoint.agent_dir.join("serving-kubelet.crt");
+    let key_path = endpoint.agent_dir.join("serving-kubelet.key");
+    let saved = match (
+        std::fs::read_to_string(&cert_path),
+        std::fs::read_to_string(&key_path),
+    ) {
+        (Ok(cert), Ok(key)) => krust_pki::client_cert_valid_until(&cert, &key, Some(&ca_cert))
+            .ok()
+            .filter(|until| *until > std::time::SystemTime::now() + RENEW_MARGIN)
+            .map(|_| (cert, key)),
+        _ => None,
     };
-    let tls = krust_pki::issue_kubelet_serving_cert(&ca_cert, &ca_key, &endpoint.names)
-        .and_then(|(cert, key)| krust_pki::kubelet_server_config(&ca_cert, &cert, &key));
-    let tls = match tls {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "kubelet endpoint: building its certificate failed; kubectl logs will not work");
-            return;
+    let (cert, key) = match saved {
+        Some(pair) => pair,
+        None => {
+            let request = krust_pki::generate_serving_csr(&endpoint.node_name, &endpoint.names)
+                .map_err(|e| e.to_string())?;
+            let usages = ["digital signature", "key encipherment", "server auth"];
+            let cert = crate::csr::request_certificate(
+                client,
+                &request.csr_pem,
+                crate::csr::KUBELET_SERVING_SIGNER,
+                &usages,
+                shutdown,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            // Key first: a crash in between leaves no certificate without its key.
+            write_private(&key_path, &request.key_pem)?;
+            std::fs::write(&cert_path, &cert).map_err(|e| format!("writing {}: {e}", cert_path.display()))?;
+            (cert, request.key_pem)
         }
     };
-    let addr = SocketAddr::from(([0, 0, 0, 0], endpoint.port));
-    let listener = match TcpListener::bind(addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::error!(%addr, error = %e, "kubelet endpoint: cannot listen; kubectl logs will not work");
-            return;
-        }
-    };
-    tracing::info!(%addr, "kubelet endpoint serving");
-    let live = Arc::new(CriLiveness(cri));
-    tokio::spawn(run(listener, tls, endpoint.logs_root, live, shutdown));
+    krust_pki::kubelet_server_config(&ca_cert, &cert, &key).map_err(|e| e.to_string())
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// Starts serving in the background once the certificate is there. Failures are logged,
+/// not returned: without the endpoint only `kubectl logs` is missing, and the node's pods
+/// must run regardless.
+pub(crate) fn start(
+    endpoint: Endpoint,
+    client: kube::Client,
+    cri: krust_cri::Cri,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let tls = match serving_tls(&endpoint, &client, &shutdown).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "kubelet endpoint: no serving certificate; kubectl logs will not work for this node");
+                return;
+            }
+        };
+        let addr = SocketAddr::from(([0, 0, 0, 0], endpoint.port));
+        let listener = match TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(%addr, error = %e, "kubelet endpoint: cannot listen; kubectl logs will not work");
+                return;
+            }
+        };
+        tracing::info!(%addr, "kubelet endpoint serving");
+        let live = Arc::new(CriLiveness(cri));
+        run(listener, tls, endpoint.logs_root, live, shutdown).await;
+    });
 }
 
 /// Serves the endpoint on `listener` until `shutdown` (answers under way end when their
