@@ -48,27 +48,36 @@ pub fn usages(csr: &CertificateSigningRequest) -> Vec<String> {
     csr.spec.usages.clone().unwrap_or_default()
 }
 
+/// Why requested usages do not fit a `kind` certificate, if they do not: one outside
+/// `allowed`, or one of `required` missing.
+fn usage_problem(usages: &[String], allowed: &[&str], required: &[&str], kind: &str) -> Option<String> {
+    if let Some(bad) = usages.iter().find(|u| !allowed.contains(&u.as_str())) {
+        return Some(format!(
+            "usage {bad:?} is not allowed for a {kind} certificate (allowed: {})",
+            allowed.join(", ")
+        ));
+    }
+    required
+        .iter()
+        .find(|needed| !usages.iter().any(|u| u == *needed))
+        .map(|needed| format!("usage {needed:?} is required for a {kind} certificate"))
+}
+
 /// Why requested usages do not fit a client certificate, if they do not: only digital
 /// signature, key encipherment and client auth, with client auth and digital signature
 /// required (upstream's kubelet client usage sets).
 pub fn client_usage_problem(usages: &[String]) -> Option<String> {
-    if let Some(bad) = usages.iter().find(|u| !CLIENT_USAGES.contains(&u.as_str())) {
-        return Some(format!(
-            "usage {bad:?} is not allowed for a client certificate (allowed: {})",
-            CLIENT_USAGES.join(", ")
-        ));
-    }
-    for needed in ["digital signature", "client auth"] {
-        if !usages.iter().any(|u| u == needed) {
-            return Some(format!("usage {needed:?} is required for a client certificate"));
-        }
-    }
-    None
+    usage_problem(
+        usages,
+        &CLIENT_USAGES,
+        &["digital signature", "client auth"],
+        "client",
+    )
 }
 
-/// Why a request does not have the shape of a kubelet client certificate, if it does not:
-/// subject `CN=system:node:<name>, O=system:nodes` and nothing else, no SANs, client usages.
-pub fn node_client_problem(contents: &CsrContents, usages: &[String]) -> Option<String> {
+/// Why a subject is not a node's, `CN=system:node:<name>, O=system:nodes` and nothing
+/// else, if it is not.
+fn node_subject_problem(contents: &CsrContents) -> Option<String> {
     let node = contents
         .common_name
         .strip_prefix(NODE_USER_PREFIX)
@@ -85,6 +94,15 @@ pub fn node_client_problem(contents: &CsrContents, usages: &[String]) -> Option<
             contents.organizations
         ));
     }
+    None
+}
+
+/// Why a request does not have the shape of a kubelet client certificate, if it does not:
+/// a node's subject, no SANs, client usages.
+pub fn node_client_problem(contents: &CsrContents, usages: &[String]) -> Option<String> {
+    if let Some(p) = node_subject_problem(contents) {
+        return Some(p);
+    }
     if contents.has_sans() {
         return Some("a kubelet client certificate may not carry subject alternative names".into());
     }
@@ -95,26 +113,12 @@ pub fn node_client_problem(contents: &CsrContents, usages: &[String]) -> Option<
 const SERVING_USAGES: [&str; 3] = ["digital signature", "key encipherment", "server auth"];
 
 /// Why a request does not have the shape of a kubelet serving certificate, if it does
-/// not: subject `CN=system:node:<name>, O=system:nodes`, at least one DNS or IP SAN and no
-/// others, server usages (digital signature and server auth required), as upstream's
-/// kubelet-serving signer demands.
+/// not: a node's subject, at least one DNS or IP SAN and no others, server usages
+/// (digital signature and server auth required), as upstream's kubelet-serving signer
+/// demands.
 pub fn node_serving_problem(contents: &CsrContents, usages: &[String]) -> Option<String> {
-    if contents
-        .common_name
-        .strip_prefix(NODE_USER_PREFIX)
-        .unwrap_or_default()
-        .is_empty()
-    {
-        return Some(format!(
-            "the subject's common name {:?} is not system:node:<node name>",
-            contents.common_name
-        ));
-    }
-    if contents.organizations != [NODES_GROUP] {
-        return Some(format!(
-            "the subject's organizations {:?} are not exactly [\"{NODES_GROUP}\"]",
-            contents.organizations
-        ));
+    if let Some(p) = node_subject_problem(contents) {
+        return Some(p);
     }
     if contents.dns_names.is_empty() && contents.ip_addresses.is_empty() {
         return Some("a kubelet serving certificate needs at least one DNS name or IP address".into());
@@ -122,16 +126,12 @@ pub fn node_serving_problem(contents: &CsrContents, usages: &[String]) -> Option
     if !contents.emails.is_empty() || !contents.uris.is_empty() {
         return Some("a kubelet serving certificate may not carry e-mail or URI names".into());
     }
-    if let Some(bad) = usages.iter().find(|u| !SERVING_USAGES.contains(&u.as_str())) {
-        return Some(format!(
-            "usage {bad:?} is not allowed for a serving certificate (allowed: {})",
-            SERVING_USAGES.join(", ")
-        ));
-    }
-    ["digital signature", "server auth"]
-        .into_iter()
-        .find(|needed| !usages.iter().any(|u| u == needed))
-        .map(|needed| format!("usage {needed:?} is required for a serving certificate"))
+    usage_problem(
+        usages,
+        &SERVING_USAGES,
+        &["digital signature", "server auth"],
+        "serving",
+    )
 }
 
 /// The CSR's PEM request as text.

@@ -57,23 +57,44 @@ pub enum Decision {
     Deny(String),
 }
 
-/// Decides about one CSR given its parsed request (or why it does not parse).
-pub fn decide(csr: &CertificateSigningRequest, request: Result<&CsrContents, &str>) -> Decision {
-    if csr.spec.signer_name != KUBELET_CLIENT_SIGNER
+/// The parsed request of an undecided CSR for `signer` that has the shape `problem`
+/// checks, or the decision already due: leave it (another signer, decided already) or
+/// deny it (unparsable, wrong shape; `kind` names the certificate in the message).
+fn well_formed<'a>(
+    csr: &CertificateSigningRequest,
+    request: Result<&'a CsrContents, &str>,
+    signer: &str,
+    kind: &str,
+    problem: fn(&CsrContents, &[String]) -> Option<String>,
+) -> Result<&'a CsrContents, Decision> {
+    if csr.spec.signer_name != signer
         || csr::has_condition(csr, "Approved")
         || csr::has_condition(csr, "Denied")
     {
-        return Decision::Leave;
+        return Err(Decision::Leave);
     }
-    let contents = match request {
+    let contents = request
+        .map_err(|e| Decision::Deny(format!("spec.request is not a valid certificate request: {e}")))?;
+    match problem(contents, &csr::usages(csr)) {
+        Some(p) => Err(Decision::Deny(format!(
+            "not a valid kubelet {kind} certificate request: {p}"
+        ))),
+        None => Ok(contents),
+    }
+}
+
+/// Decides about one CSR given its parsed request (or why it does not parse).
+pub fn decide(csr: &CertificateSigningRequest, request: Result<&CsrContents, &str>) -> Decision {
+    let contents = match well_formed(
+        csr,
+        request,
+        KUBELET_CLIENT_SIGNER,
+        "client",
+        csr::node_client_problem,
+    ) {
         Ok(c) => c,
-        Err(e) => return Decision::Deny(format!("spec.request is not a valid certificate request: {e}")),
+        Err(d) => return d,
     };
-    if let Some(problem) = csr::node_client_problem(contents, &csr::usages(csr)) {
-        return Decision::Deny(format!(
-            "not a valid kubelet client certificate request: {problem}"
-        ));
-    }
     let username = csr.spec.username.as_deref().unwrap_or_default();
     let groups = csr.spec.groups.as_deref().unwrap_or_default();
     if username == contents.common_name {
@@ -96,21 +117,16 @@ pub fn decide_serving(
     request: Result<&CsrContents, &str>,
     node: Option<&Node>,
 ) -> Decision {
-    if csr.spec.signer_name != KUBELET_SERVING_SIGNER
-        || csr::has_condition(csr, "Approved")
-        || csr::has_condition(csr, "Denied")
-    {
-        return Decision::Leave;
-    }
-    let contents = match request {
+    let contents = match well_formed(
+        csr,
+        request,
+        KUBELET_SERVING_SIGNER,
+        "serving",
+        csr::node_serving_problem,
+    ) {
         Ok(c) => c,
-        Err(e) => return Decision::Deny(format!("spec.request is not a valid certificate request: {e}")),
+        Err(d) => return d,
     };
-    if let Some(problem) = csr::node_serving_problem(contents, &csr::usages(csr)) {
-        return Decision::Deny(format!(
-            "not a valid kubelet serving certificate request: {problem}"
-        ));
-    }
     let username = csr.spec.username.as_deref().unwrap_or_default();
     let in_nodes = csr
         .spec

@@ -398,25 +398,13 @@ mod tests {
             tail_lines: Some(2),
             ..Default::default()
         };
-        tokio::spawn(stream(
-            file,
-            "c".into(),
-            opts,
-            std::sync::Arc::new(Running(true)),
-            tx,
-        ));
+        spawn_stream(file, opts, true, tx);
         assert_eq!(collect(rx).await, "n49998\nn49999\n");
 
         // Without a tail the whole file comes, in bounded chunks.
         let file = locate(root.path(), "ns", "p", "c", false).unwrap();
         let (tx, mut rx) = mpsc::channel(64);
-        tokio::spawn(stream(
-            file,
-            "c".into(),
-            PodLogOptions::default(),
-            std::sync::Arc::new(Running(true)),
-            tx,
-        ));
+        spawn_stream(file, PodLogOptions::default(), true, tx);
         let (mut total, mut chunks) = (0, 0);
         while let Some(b) = rx.recv().await {
             assert!(b.len() <= CHUNK, "a chunk of {} bytes", b.len());
@@ -438,13 +426,7 @@ mod tests {
             follow: true,
             ..Default::default()
         };
-        tokio::spawn(stream(
-            file,
-            "c".into(),
-            opts,
-            std::sync::Arc::new(Running(true)),
-            tx,
-        ));
+        spawn_stream(file, opts, true, tx);
         assert_eq!(rx.recv().await.unwrap(), "a\n");
         let log = dir.join("c/0.log");
         // The rotated file gets its last line, then the runtime reopens a fresh one.
@@ -456,6 +438,23 @@ mod tests {
             got.push_str(std::str::from_utf8(&rx.recv().await.unwrap()).unwrap());
             assert!("b\nc\n".starts_with(&got), "{got:?}");
         }
+    }
+
+    /// Streams `file` (container `c`) into `tx` in the background, the container running
+    /// or not.
+    fn spawn_stream(
+        file: LogFile,
+        opts: PodLogOptions,
+        running: bool,
+        tx: mpsc::Sender<Bytes>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(stream(
+            file,
+            "c".into(),
+            opts,
+            std::sync::Arc::new(Running(running)),
+            tx,
+        ))
     }
 
     async fn collect(mut rx: mpsc::Receiver<Bytes>) -> String {
@@ -480,13 +479,7 @@ mod tests {
             tail_lines: Some(1),
             ..Default::default()
         };
-        tokio::spawn(stream(
-            file,
-            "c".into(),
-            opts,
-            std::sync::Arc::new(Running(true)),
-            tx,
-        ));
+        spawn_stream(file, opts, true, tx);
         // The unfinished record is not a line yet: the tail is the last whole line.
         assert_eq!(collect(rx).await, "b\n");
     }
@@ -501,13 +494,7 @@ mod tests {
             follow: true,
             ..Default::default()
         };
-        let task = tokio::spawn(stream(
-            file,
-            "c".into(),
-            opts,
-            std::sync::Arc::new(Running(true)),
-            tx,
-        ));
+        let task = spawn_stream(file, opts, true, tx);
         assert_eq!(rx.recv().await.unwrap(), "a\n");
         let log = dir.join("c/0.log");
         let mut text = std::fs::read_to_string(&log).unwrap();
@@ -526,13 +513,7 @@ mod tests {
             follow: true,
             ..Default::default()
         };
-        tokio::spawn(stream(
-            file,
-            "c".into(),
-            opts,
-            std::sync::Arc::new(Running(false)),
-            tx,
-        ));
+        spawn_stream(file, opts, false, tx);
         assert_eq!(collect(rx).await, "");
     }
 }

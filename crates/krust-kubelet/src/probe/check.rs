@@ -220,15 +220,7 @@ mod tests {
                     .unwrap();
             }
         });
-        let target = Target {
-            container_id: "x".into(),
-            pod_ip: Some("127.0.0.1".parse().unwrap()),
-        };
-        let rt = crate::runtime::SimulatedRuntime::new(
-            1,
-            Duration::from_secs(1),
-            std::sync::Arc::new(crate::clock::SystemClock),
-        );
+        let (target, rt) = local_target();
         let http = Action::Http {
             https: false,
             host: None,
@@ -295,15 +287,7 @@ mod tests {
                 s.shutdown().await.unwrap();
             }
         });
-        let target = Target {
-            container_id: "x".into(),
-            pod_ip: Some("127.0.0.1".parse().unwrap()),
-        };
-        let rt = crate::runtime::SimulatedRuntime::new(
-            1,
-            Duration::from_secs(1),
-            std::sync::Arc::new(crate::clock::SystemClock),
-        );
+        let (target, rt) = local_target();
         let https = Action::Http {
             https: true,
             host: None,
@@ -317,6 +301,20 @@ mod tests {
             check(&rt, &target, &https, t).await,
             Err("HTTP probe failed with statuscode: 404".into())
         );
+    }
+
+    /// A target at 127.0.0.1 and a runtime for checks that do not exec.
+    fn local_target() -> (Target, crate::runtime::SimulatedRuntime) {
+        let target = Target {
+            container_id: "x".into(),
+            pod_ip: Some("127.0.0.1".parse().unwrap()),
+        };
+        let rt = crate::runtime::SimulatedRuntime::new(
+            1,
+            Duration::from_secs(1),
+            std::sync::Arc::new(crate::clock::SystemClock),
+        );
+        (target, rt)
     }
 
     fn free_port() -> u16 {
