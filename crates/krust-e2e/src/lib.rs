@@ -78,6 +78,19 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Puts the busybox test image `krust.io/busybox:1.35` in the air-gap image directory
+/// of the agent whose data directory is `data_dir`, to be imported at its start.
+pub fn write_test_image(data_dir: &Path) {
+    let images = data_dir.join("agent/images");
+    std::fs::create_dir_all(&images).unwrap();
+    krust_oci::write_image(
+        &krust_oci::test_image(),
+        Path::new(krust_oci::DEFAULT_BUSYBOX),
+        &images.join("busybox.tar"),
+    )
+    .unwrap();
+}
+
 /// The resolver configuration node tests give agents: the cluster DNS forwards other
 /// names to this machine's loopback only, so no query leaves the machine.
 pub const TEST_RESOLV_CONF: &str = "nameserver 127.0.0.1\nsearch krust-test.invalid\n";
@@ -192,14 +205,7 @@ impl Cluster {
                 c.extra_args.push(resolv.display().to_string());
             }
             if agent {
-                let images = c.data_dir().join("agent/images");
-                std::fs::create_dir_all(&images).unwrap();
-                krust_oci::write_image(
-                    &krust_oci::test_image(),
-                    Path::new(krust_oci::DEFAULT_BUSYBOX),
-                    &images.join("busybox.tar"),
-                )
-                .unwrap();
+                write_test_image(&c.data_dir());
             }
             c.spawn();
             match c.try_wait_ready(0) {

@@ -88,14 +88,7 @@ impl Agent {
             .unwrap();
         assert!(out.status.success(), "token create: {}", stderr(&out));
         let token = stdout(&out).trim().to_string();
-        let images = dir.join("agent/images");
-        std::fs::create_dir_all(&images).unwrap();
-        krust_oci::write_image(
-            &krust_oci::test_image(),
-            Path::new(krust_oci::DEFAULT_BUSYBOX),
-            &images.join("busybox.tar"),
-        )
-        .unwrap();
+        krust_e2e::write_test_image(dir);
         let log = dir.with_extension("log");
         let resolv = dir.with_extension("resolv.conf");
         std::fs::write(&resolv, krust_e2e::TEST_RESOLV_CONF).unwrap();
