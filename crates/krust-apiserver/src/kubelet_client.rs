@@ -3,18 +3,15 @@
 //! kubelet-client certificate presented, and the answer streamed back as it comes, so that
 //! `kubectl logs -f` sees each line when the container writes it.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, header};
-use http_body::Frame;
-use http_body_util::{BodyExt, Empty, StreamBody};
+use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use krust_api::ApiError;
 use rustls::pki_types::ServerName;
-use tokio::sync::mpsc;
 
 use crate::respond::Resp;
 
@@ -57,7 +54,7 @@ pub async fn get_stream(
         .body(Empty::<Bytes>::new())
         .map_err(|e| fail(e.to_string()))?;
     let resp = send.send_request(req).await.map_err(|e| fail(e.to_string()))?;
-    let (parts, mut incoming) = resp.into_parts();
+    let (parts, incoming) = resp.into_parts();
     if !parts.status.is_success() {
         let body = http_body_util::Limited::new(incoming, MAX_ERROR_BODY)
             .collect()
@@ -66,20 +63,7 @@ pub async fn get_stream(
             .unwrap_or_default();
         return Err(agent_error(parts.status.as_u16(), &body));
     }
-    // A task forwards the frames, so that the client going away (the receiver dropped)
-    // ends the request to the agent too, which then stops following the file.
-    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
-    tokio::spawn(async move {
-        while let Some(Ok(frame)) = incoming.frame().await {
-            if let Ok(data) = frame.into_data()
-                && tx.send(Ok(Frame::data(data))).await.is_err()
-            {
-                return;
-            }
-        }
-    });
-    let chunks = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-    let mut out = http::Response::new(StreamBody::new(chunks).boxed());
+    let mut out = http::Response::new(crate::respond::relayed(incoming));
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)

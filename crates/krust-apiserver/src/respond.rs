@@ -14,6 +14,24 @@ pub type Body = BoxBody<Bytes, Infallible>;
 /// A response.
 pub type Resp = Response<Body>;
 
+/// A body relaying `incoming` (another server's answer) frame by frame. A task does the
+/// reading, so that the client going away (the body dropped) ends the request upstream
+/// too; a transport error ends the body early, as the connection would.
+pub fn relayed(mut incoming: hyper::body::Incoming) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<http_body::Frame<Bytes>, Infallible>>(16);
+    tokio::spawn(async move {
+        while let Some(Ok(frame)) = incoming.frame().await {
+            if let Ok(data) = frame.into_data()
+                && tx.send(Ok(http_body::Frame::data(data))).await.is_err()
+            {
+                return;
+            }
+        }
+    });
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+    http_body_util::StreamBody::new(frames).boxed()
+}
+
 /// JSON content type.
 pub const JSON: &str = "application/json";
 

@@ -306,6 +306,9 @@ async fn reconcile(svc: Arc<Service>, state: Arc<State>) -> Result<Action, Error
                 _ => s,
             })
             .collect();
+        // Services deleted since (or no longer LoadBalancers) hold nothing any more.
+        let live: std::collections::BTreeSet<String> = others.iter().map(|s| key(s)).collect();
+        written.retain(|k, _| live.contains(k));
         state
             .provider
             .ensure(&svc, &state.nodes.state(), &others)

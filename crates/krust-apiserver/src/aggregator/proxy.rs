@@ -3,20 +3,17 @@
 //! (or not at all with `insecureSkipTLSVerify`), carrying the caller's identity in the
 //! `X-Remote-*` headers as upstream's front proxy does.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, header};
-use http_body::Frame;
-use http_body_util::{BodyExt, Full, StreamBody};
+use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use krust_api::ApiError;
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::Remote;
 use crate::authn::User;
@@ -219,20 +216,8 @@ pub async fn forward(
         .send_request(req)
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    let (parts, mut incoming) = resp.into_parts();
-    let (tx, rx) = mpsc::channel::<Result<Frame<Bytes>, Infallible>>(16);
-    tokio::spawn(async move {
-        // A transport error ends the answer early, as the connection would.
-        while let Some(Ok(frame)) = incoming.frame().await {
-            if let Ok(data) = frame.into_data()
-                && tx.send(Ok(Frame::data(data))).await.is_err()
-            {
-                return;
-            }
-        }
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-    let mut out = http::Response::new(StreamBody::new(stream).boxed());
+    let (parts, incoming) = resp.into_parts();
+    let mut out = http::Response::new(crate::respond::relayed(incoming));
     *out.status_mut() = parts.status;
     for (name, value) in &parts.headers {
         if !DROPPED.contains(&name.as_str()) && name != header::CONTENT_LENGTH {

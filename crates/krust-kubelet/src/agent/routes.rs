@@ -137,8 +137,10 @@ pub(crate) async fn run(client: kube::Client, me: String, shutdown: Cancellation
             _ = shutdown.cancelled() => return,
             e = events.next() => if e.is_none() { return },
         }
-        // A burst of node updates (heartbeats) is one pass.
+        // A burst of node updates (heartbeats) is one pass: wait a moment, then take
+        // whatever else arrived meanwhile without a pass each.
         tokio::time::sleep(Duration::from_millis(50)).await;
+        while let Some(Some(_)) = futures_util::FutureExt::now_or_never(events.next()) {}
         let want = desired(&store.state(), &me);
         if last.as_ref() != Some(&want) {
             let w = want.clone();
